@@ -1,0 +1,186 @@
+"""The ``newsflow`` command: a thin shell over the flows and the warehouse.
+
+Expected failures (a bad config, a locked warehouse, a missing file) print one clear line and
+exit with the documented code; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from newsflow import __version__
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
+DEMO_PORT = 8765
+
+EXAMPLE_QUERIES = """\
+  duckdb {db} "SELECT source, count(*) FROM articles GROUP BY source"
+  duckdb {db} "SELECT title, authors, published_at, word_count FROM articles ORDER BY published_at DESC LIMIT 5"
+  duckdb {db} "SELECT url, failed_checks FROM rejected_articles"
+  python -c "import duckdb; print(duckdb.connect('{db}', read_only=True).sql('SELECT * FROM articles LIMIT 3'))"
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_OK
+    from newsflow.schemas.config import ConfigError
+    from newsflow.tasks.load import WarehouseLocked
+
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        _error(str(exc))
+        return EXIT_BAD_CONFIG
+    except WarehouseLocked as exc:
+        _error(str(exc))
+        return EXIT_CHECK_FAILED
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsflow",
+        description="Scheduled news ETL: feeds → clean, validated articles in DuckDB.",
+    )
+    parser.add_argument("--version", action="version", version=f"newsflow {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="serve the bundled demo site and ingest it into DuckDB")
+    demo.add_argument("--db", default="newsflow.duckdb", help="DuckDB file (default: %(default)s)")
+    demo.add_argument(
+        "--port", type=int, default=DEMO_PORT, help="loopback port for the demo site (default: %(default)s)"
+    )
+    demo.set_defaults(handler=_cmd_demo)
+
+    run = sub.add_parser("run", help="one ingest run over the configured sources")
+    run.add_argument("--config", help="config file (default: $NEWSFLOW_CONFIG, then ./newsflow.toml)")
+    run.add_argument("--db", help="DuckDB file (default: warehouse.path from the config)")
+    run.set_defaults(handler=_cmd_run)
+
+    extract = sub.add_parser("extract", help="HTML files to cleaned JSON records on stdout (offline)")
+    extract.add_argument("files", nargs="*", type=Path, help="HTML files")
+    extract.add_argument("--manifest", type=Path, help='JSONL lines of {"path": ..., "url": ...}')
+    extract.set_defaults(handler=_cmd_extract)
+    return parser
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from newsflow.examples.server import start_demo_site
+    from newsflow.flows import console
+    from newsflow.flows.demo import demo_config
+    from newsflow.flows.ingest import ingest
+
+    port = args.port if _port_free(args.port) else 0
+    site = start_demo_site(port)
+    if port != args.port:
+        _note(
+            f"port {args.port} is busy; serving the demo on {site.port}. Article URLs include the "
+            "port, so use the same --port on every demo run into one database."
+        )
+    try:
+        console.enable()
+        _note(f"demo site at {site.base_url}; ingesting into {args.db}")
+        summary = ingest(config=demo_config(site.base_url, db=args.db), db=args.db)
+    finally:
+        site.stop()
+    _print_summary(summary)
+    print("\nTry:\n" + EXAMPLE_QUERIES.format(db=summary.db))
+    return EXIT_CHECK_FAILED if summary.critical_failed else EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from newsflow.flows import console
+    from newsflow.flows.ingest import ingest
+    from newsflow.schemas.config import load_config
+
+    config = load_config(args.config)  # fail fast, before Prefect starts, on a bad file
+    if not config.sources:
+        _error("no [[sources]] configured; nothing to ingest (see the README's config reference)")
+        return EXIT_BAD_CONFIG
+    console.enable()
+    summary = ingest(config=config, db=args.db)
+    _print_summary(summary)
+    return EXIT_CHECK_FAILED if summary.critical_failed else EXIT_OK
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from newsflow.flows.extract_files import extract_files, read_manifest
+
+    items: list[tuple[Path, str | None]] = [(p, None) for p in args.files]
+    if args.manifest:
+        items.extend(read_manifest(args.manifest))
+    if not items:
+        _error("give HTML files or --manifest M.jsonl")
+        return EXIT_BAD_CONFIG
+    for record in extract_files(items):
+        sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+    return EXIT_OK
+
+
+# -- output --------------------------------------------------------------------------------
+
+
+def _print_summary(summary: object) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    s = summary  # RunSummary
+    out = Console()
+    table = Table(title=f"newsflow run {s.run_id[:8]} — {s.status}", show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    feed_note = f" ({len(s.feed_errors)} with errors)" if s.feed_errors else ""
+    table.add_row("sources polled", f"{s.feeds_polled}{feed_note}")
+    table.add_row("pages fetched", f"{s.pages_fetched} ({len(s.page_errors)} gave no article)")
+    table.add_row(
+        "articles loaded",
+        f"{s.loaded.new} new, {s.loaded.updated} updated, {s.loaded.unchanged} unchanged",
+    )
+    table.add_row("rejected", str(len(s.rejected)))
+    table.add_row("checks", f"{s.checks_passed} passed, {len(s.checks_failed)} failed")
+    table.add_row("elapsed", f"{s.elapsed_s:.1f} s")
+    table.add_row("warehouse", s.db)
+    out.print(table)
+    for source, reason in s.feed_errors.items():
+        out.print(f"  feed {source}: {reason}", highlight=False)
+    for url, reason in s.page_errors.items():
+        out.print(f"  page {url}: {reason}", highlight=False)
+    for url, checks in s.rejected.items():
+        out.print(f"  rejected {url}: {', '.join(checks)}", highlight=False)
+    for check in s.checks_failed:
+        out.print(f"  check failed: {check}", highlight=False)
+
+
+def _note(message: str) -> None:
+    print(f"newsflow: {message}", file=sys.stderr)
+
+
+def _error(message: str) -> None:
+    print(f"newsflow: error: {message}", file=sys.stderr)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

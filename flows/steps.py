@@ -1,0 +1,155 @@
+"""The pipeline's Prefect tasks: thin wrappers that give each stage a name, retries and a place
+in the run's timeline, and leave the work to the pure functions in ``newsflow.tasks``.
+
+Granularity is one task run per feed poll and one per batch of pages, never one per article:
+a task run costs milliseconds of orchestration, extraction of a page about ten.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from newsflow.schemas.config import Config, SourceConfig
+from newsflow.schemas.records import FeedEntry
+from newsflow.tasks import feeds, pages, transform
+from newsflow.tasks.http import FetchPolicy, HttpClient
+from newsflow.tasks.load import LoadCounts, Warehouse
+from newsflow.tasks.robots import RobotsCache
+from newsflow.tasks.validate import ValidationOutcome, validate_articles
+
+
+def fetch_policy(config: Config, *, kind: str) -> FetchPolicy:
+    f = config.fetch
+    return FetchPolicy(
+        user_agent=f.user_agent,
+        connect_timeout_s=f.connect_timeout_s,
+        read_timeout_s=f.read_timeout_s,
+        deadline_s=f.feed_deadline_s if kind == "feed" else f.page_deadline_s,
+        max_bytes=f.max_feed_bytes if kind == "feed" else f.max_page_bytes,
+        max_redirects=f.max_redirects,
+        allow_private=tuple(f.allow_private),
+    )
+
+
+@task(name="poll-feed", cache_policy=NO_CACHE, task_run_name="poll-{source.name}")
+def poll_feed(
+    source: SourceConfig, config: Config, validators: tuple[str | None, str | None]
+) -> feeds.FeedPoll:
+    """One conditional GET of one feed, parsed into entries."""
+    etag, last_modified = validators
+    with HttpClient(fetch_policy(config, kind="feed")) as client:
+        fetched_at = datetime.now(UTC)
+        answer = client.get(source.feed, headers=feeds.conditional_headers(etag, last_modified))
+    poll = feeds.poll_result(source.name, source.feed, answer, fetched_at)
+    poll.entries = poll.entries[: config.fetch.max_entries_per_feed]
+    return poll
+
+
+@task(name="fetch-pages", cache_policy=NO_CACHE)
+def fetch_batch(entries: Sequence[FeedEntry], config: Config, on_done: Any = None) -> list[dict[str, Any]]:
+    """Fetch a batch of article pages: hosts in parallel, each host politely one at a time."""
+    local = threading.local()
+    clients: list[HttpClient] = []
+    policy = fetch_policy(config, kind="page")
+
+    def client() -> HttpClient:
+        if not hasattr(local, "client"):
+            local.client = HttpClient(policy)
+            clients.append(local.client)
+        return local.client
+
+    robots = RobotsCache(HttpClient(policy), config.fetch.user_agent) if config.fetch.respect_robots else None
+    try:
+        return pages.fetch_pages(
+            entries,
+            lambda url: client().get(url, headers=pages.page_headers()),
+            allowed=robots.allowed if robots else None,
+            crawl_delay=robots.crawl_delay if robots else None,
+            per_host_delay_s=config.fetch.per_host_delay_s,
+            max_workers=config.fetch.max_workers,
+            on_done=on_done,
+        )
+    finally:
+        for c in clients:
+            c.close()
+
+
+@task(name="extract-pages", cache_policy=NO_CACHE)
+def extract_batch(
+    fetched: Sequence[dict[str, Any]], boilerplate: Mapping[str, frozenset[str]]
+) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, list[str]]]:
+    """Extract and clean the HTML pages of a batch.
+
+    Returns article rows, the pages that gave no article (url → reason), and each article's
+    line hashes for per-source boilerplate learning.
+    """
+    html_pages = [p for p in fetched if p.get("content")]
+    pool = transform.make_pool(len(html_pages))
+    try:
+        extracted = transform.extract_many(html_pages, boilerplate, executor=pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    rows: list[dict[str, Any]] = []
+    errors: dict[str, str] = {}
+    line_hashes: dict[str, list[str]] = {}
+    for page, article in zip(html_pages, extracted, strict=True):
+        if article.error:
+            errors[page["url"]] = article.error
+            continue
+        row = transform.article_row(
+            article,
+            source=page["source"],
+            fetched_url=page["final_url"],
+            fetched_at=page["fetched_at"],
+            entry=page.get("entry"),
+        )
+        rows.append(row)
+        line_hashes[row["article_id"]] = article.line_hashes
+    return rows, errors, line_hashes
+
+
+@task(name="validate-articles", cache_policy=NO_CACHE)
+def validate_batch(rows: Sequence[dict[str, Any]], config: Config) -> ValidationOutcome:
+    """The row suite over the whole batch: one Great Expectations run."""
+    return validate_articles(
+        list(rows),
+        thresholds=config.checks,
+        source_thresholds={s.name: s.checks for s in config.sources if s.checks},
+        expected_language={s.name: s.language for s in config.sources},
+    )
+
+
+@task(name="load-articles", cache_policy=NO_CACHE)
+def load_batch(
+    warehouse: Warehouse,
+    run_id: str,
+    outcome: ValidationOutcome,
+    line_hashes: Mapping[str, list[str]],
+) -> LoadCounts:
+    """Valid rows into ``articles``, rejects into ``rejected_articles``, results into
+    ``dq_results``."""
+    counts = warehouse.load_articles(
+        run_id, outcome.valid, {r["article_id"]: line_hashes.get(r["article_id"], []) for r in outcome.valid}
+    )
+    warehouse.save_rejections(
+        run_id,
+        [
+            {
+                "url": r.record["url"],
+                "source": r.record["source"],
+                "failed_checks": r.failed_checks,
+                "details": r.details,
+                "record": r.record,
+            }
+            for r in outcome.rejected
+        ],
+    )
+    warehouse.save_dq_results(run_id, outcome.results)
+    return counts

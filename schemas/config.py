@@ -1,0 +1,157 @@
+"""The configuration file (TOML), typed.
+
+Every key has a default so that an empty file is a valid config. Secrets never come from the
+file: alert URLs carrying tokens are read from ``NEWSFLOW_ALERT_URLS`` too. A bad file raises
+:class:`ConfigError`, whose message names the file, the key and what was expected, so the CLI
+can print it without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_USER_AGENT = "newsflow/0.1 (+https://example.org/newsflow)"
+
+
+class ConfigError(ValueError):
+    """A configuration problem a user can fix; the message is the whole story."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WarehouseConfig(_Strict):
+    path: str = "newsflow.duckdb"
+    lock_timeout_s: float = 600.0  # how long a run waits for another run's write lock
+
+
+class FetchConfig(_Strict):
+    user_agent: str = DEFAULT_USER_AGENT
+    allow_private: list[str] = Field(default_factory=list)
+    per_host_delay_s: float = 1.0
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 15.0
+    page_deadline_s: float = 45.0
+    feed_deadline_s: float = 30.0
+    max_page_bytes: int = 5 * 1024 * 1024
+    max_feed_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    max_workers: int = 8  # concurrent hosts
+    respect_robots: bool = True
+    max_entries_per_feed: int = 200
+    batch_size: int = 100  # pages per Prefect task run
+
+
+class AlertsConfig(_Strict):
+    urls: list[str] = Field(default_factory=list)
+    data_docs_dir: str | None = None
+
+    def all_urls(self) -> list[str]:
+        """Configured URLs plus those from NEWSFLOW_ALERT_URLS (space-separated secrets)."""
+        extra = os.environ.get("NEWSFLOW_ALERT_URLS", "").split()
+        return [*self.urls, *extra]
+
+
+class SourceConfig(_Strict):
+    name: str
+    feed: str
+    language: str | None = None
+    enabled: bool = True
+    checks: dict[str, Any] = Field(default_factory=dict)  # per-source threshold overrides
+
+    @field_validator("feed")
+    @classmethod
+    def _http_only(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class Config(_Strict):
+    warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
+    fetch: FetchConfig = Field(default_factory=FetchConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    checks: dict[str, Any] = Field(default_factory=dict)  # global threshold overrides
+    sources: list[SourceConfig] = Field(default_factory=list)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        seen: set[str] = set()
+        for source in sources:
+            if source.name in seen:
+                raise ValueError(f"source name {source.name!r} is used twice")
+            seen.add(source.name)
+        return sources
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
+    """``--config``, then ``NEWSFLOW_CONFIG``, then ``./newsflow.toml``; None if none exists."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("NEWSFLOW_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("newsflow.toml")
+    return local if local.exists() else None
+
+
+def parse_config(text: str, origin: str = "<config>") -> Config:
+    """Parse TOML text into a Config, turning every problem into one readable ConfigError."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = _dotted(err["loc"], data)
+            problems.append(f"{origin}: {key}: {_explain(err)}")
+        raise ConfigError("\n".join(problems)) from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load the config a user pointed at; defaults when nothing is configured."""
+    found = find_config_path(path)
+    if found is None:
+        return Config()
+    try:
+        text = found.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{found}: cannot read config file: {exc.strerror or exc}") from None
+    return parse_config(text, origin=str(found))
+
+
+def _dotted(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    parts: list[str] = []
+    node: Any = data
+    for item in loc:
+        if isinstance(item, int):
+            name = None
+            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
+                name = node[item].get("name")
+            parts[-1] = f"{parts[-1]}[{item}]" + (f" ({name!r})" if name else "")
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        else:
+            parts.append(str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return ".".join(parts) or "(top level)"
+
+
+def _explain(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see the README's config reference)"
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(err.get("msg", "invalid value"))
+    msg = msg.removeprefix("Value error, ")
+    return f"{msg} (got {err.get('input')!r})"
