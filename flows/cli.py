@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,10 +18,10 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 DEMO_PORT = 8765
 
 EXAMPLE_QUERIES = """\
-  duckdb {db} "SELECT source, count(*) FROM articles GROUP BY source"
-  duckdb {db} "SELECT title, authors, published_at, word_count FROM articles ORDER BY published_at DESC LIMIT 5"
-  duckdb {db} "SELECT url, failed_checks FROM rejected_articles"
-  python -c "import duckdb; print(duckdb.connect('{db}', read_only=True).sql('SELECT * FROM articles LIMIT 3'))"
+  newsflow query --db {db} "SELECT source, count(*) AS articles, round(avg(word_count)) AS words FROM articles GROUP BY ALL"
+  newsflow query --db {db} "SELECT title, authors, published_at, len(captions) AS photos FROM articles ORDER BY published_at DESC LIMIT 5"
+  newsflow query --db {db} "SELECT url, failed_checks FROM rejected_articles"
+  newsflow query --db {db} "SELECT url, error FROM raw_pages WHERE error IS NOT NULL"
 """
 
 
@@ -72,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     extract.add_argument("files", nargs="*", type=Path, help="HTML files")
     extract.add_argument("--manifest", type=Path, help='JSONL lines of {"path": ..., "url": ...}')
     extract.set_defaults(handler=_cmd_extract)
+    query = sub.add_parser("query", help="run SQL on the warehouse (read-only) and print the result")
+    query.add_argument("sql", help="a SQL query")
+    query.add_argument("--db", default="newsflow.duckdb", help="DuckDB file (default: %(default)s)")
+    query.set_defaults(handler=_cmd_query)
     return parser
 
 
@@ -84,9 +87,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from newsflow.flows.demo import demo_config
     from newsflow.flows.ingest import ingest
 
-    port = args.port if _port_free(args.port) else 0
-    site = start_demo_site(port)
-    if port != args.port:
+    try:
+        site = start_demo_site(args.port)
+    except OSError:
+        site = start_demo_site(0)
+    if site.port != args.port:
         _note(
             f"port {args.port} is busy; serving the demo on {site.port}. Article URLs include the "
             "port, so use the same --port on every demo run into one database."
@@ -131,6 +136,23 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    if not Path(args.db).exists():
+        _error(f"{args.db}: no such warehouse file (run `newsflow demo` or `newsflow run` first)")
+        return EXIT_BAD_CONFIG
+    with duckdb.connect(args.db, read_only=True) as con:
+        try:
+            relation = con.sql(args.sql)
+        except duckdb.Error as exc:
+            _error(str(exc).splitlines()[0])
+            return EXIT_BAD_CONFIG
+        if relation is not None:
+            relation.show(max_width=200, max_rows=50)
+    return EXIT_OK
+
+
 # -- output --------------------------------------------------------------------------------
 
 
@@ -156,13 +178,13 @@ def _print_summary(summary: object) -> None:
     table.add_row("warehouse", s.db)
     out.print(table)
     for source, reason in s.feed_errors.items():
-        out.print(f"  feed {source}: {reason}", highlight=False)
+        print(f"  feed {source}: {reason}")
     for url, reason in s.page_errors.items():
-        out.print(f"  page {url}: {reason}", highlight=False)
+        print(f"  page {url}: {reason}")
     for url, checks in s.rejected.items():
-        out.print(f"  rejected {url}: {', '.join(checks)}", highlight=False)
+        print(f"  rejected {url}: {', '.join(checks)}")
     for check in s.checks_failed:
-        out.print(f"  check failed: {check}", highlight=False)
+        print(f"  check failed: {check}")
 
 
 def _note(message: str) -> None:
@@ -171,15 +193,6 @@ def _note(message: str) -> None:
 
 def _error(message: str) -> None:
     print(f"newsflow: error: {message}", file=sys.stderr)
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 if __name__ == "__main__":

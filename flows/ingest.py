@@ -19,6 +19,7 @@ from newsflow.schemas.records import FeedEntry
 from newsflow.tasks.boilerplate import learn_boilerplate
 from newsflow.tasks.feeds import FeedPoll
 from newsflow.tasks.load import LoadCounts, Warehouse
+from newsflow.tasks.urls import normalise_url
 
 
 @dataclass
@@ -58,14 +59,22 @@ def current_run_id() -> str:
 
 
 def new_entries(warehouse: Warehouse, polls: list[FeedPoll]) -> tuple[list[FeedEntry], dict[str, int]]:
-    """Entries whose pages have not been handled yet, first come first kept across feeds."""
+    """Entries whose pages have not been handled yet.
+
+    An article listed by two feeds (often with tracking parameters on one link) is fetched once,
+    for the source configured first.
+    """
     chosen: list[FeedEntry] = []
     per_source: dict[str, int] = {}
     seen_urls: set[str] = set()
     for poll in polls:
         unseen = warehouse.unseen_entry_ids(poll.source, [e.entry_id for e in poll.entries])
-        fresh = [e for e in poll.entries if e.entry_id in unseen and e.url not in seen_urls]
-        seen_urls.update(e.url for e in fresh)
+        fresh = []
+        for entry in poll.entries:
+            key = normalise_url(entry.url)
+            if entry.entry_id in unseen and key not in seen_urls:
+                seen_urls.add(key)
+                fresh.append(entry)
         per_source[poll.source] = len(fresh)
         chosen.extend(fresh)
     return chosen, per_source

@@ -14,6 +14,8 @@ _DEFAULTS = {
     "PREFECT_UI_ENABLED": "false",
     "PREFECT_CLI_PROMPT": "false",
     "TQDM_DISABLE": "1",
+    # The temporary API server migrates its database on first start: give a slow disk time.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 
 for _key, _value in _DEFAULTS.items():

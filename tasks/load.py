@@ -331,7 +331,8 @@ class Warehouse:
         line_hashes: dict[str, list[str]] | None = None,
     ) -> LoadCounts:
         """Upsert valid article rows: new ones inserted at version 1, changed content gets a new
-        version, unchanged content only moves ``last_seen_at``. Idempotent for the same input."""
+        version, unchanged content only moves ``last_seen_at``. Idempotent for the same input.
+        An article keeps the source that first loaded it, whichever feed lists it later."""
         rows = _last_by(rows, "article_id")
         if not rows:
             return LoadCounts()
@@ -367,7 +368,7 @@ class Warehouse:
                     INSERT INTO articles AS a
                     SELECT * FROM _batch
                     ON CONFLICT (article_id) DO UPDATE SET
-                        url = excluded.url, source = excluded.source, title = excluded.title,
+                        url = excluded.url, title = excluded.title,
                         text = excluded.text, authors = excluded.authors,
                         published_at = excluded.published_at, language = excluded.language,
                         captions = excluded.captions, word_count = excluded.word_count,
