@@ -64,7 +64,10 @@ def fetch_batch(entries: Sequence[FeedEntry], config: Config, on_done: Any = Non
             clients.append(local.client)
         return local.client
 
-    robots = RobotsCache(HttpClient(policy), config.fetch.user_agent) if config.fetch.respect_robots else None
+    robots = None
+    if config.fetch.respect_robots:
+        clients.append(HttpClient(policy))
+        robots = RobotsCache(clients[-1], config.fetch.user_agent)
     try:
         return pages.fetch_pages(
             entries,
