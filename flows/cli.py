@@ -58,20 +58,30 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="serve the bundled demo site and ingest it into DuckDB")
     demo.add_argument("--db", default="newsflow.duckdb", help="DuckDB file (default: %(default)s)")
     demo.add_argument(
-        "--port", type=int, default=DEMO_PORT, help="loopback port for the demo site (default: %(default)s)"
+        "--port",
+        type=int,
+        default=DEMO_PORT,
+        help="loopback port for the demo site (default: %(default)s)",
     )
     demo.set_defaults(handler=_cmd_demo)
 
     run = sub.add_parser("run", help="one ingest run over the configured sources")
-    run.add_argument("--config", help="config file (default: $NEWSFLOW_CONFIG, then ./newsflow.toml)")
+    run.add_argument(
+        "--config", help="config file (default: $NEWSFLOW_CONFIG, then ./newsflow.toml)"
+    )
     run.add_argument("--db", help="DuckDB file (default: warehouse.path from the config)")
+    run.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
     run.set_defaults(handler=_cmd_run)
 
-    extract = sub.add_parser("extract", help="HTML files to cleaned JSON records on stdout (offline)")
+    extract = sub.add_parser(
+        "extract", help="HTML files to cleaned JSON records on stdout (offline)"
+    )
     extract.add_argument("files", nargs="*", type=Path, help="HTML files")
     extract.add_argument("--manifest", type=Path, help='JSONL lines of {"path": ..., "url": ...}')
     extract.set_defaults(handler=_cmd_extract)
-    query = sub.add_parser("query", help="run SQL on the warehouse (read-only) and print the result")
+    query = sub.add_parser(
+        "query", help="run SQL on the warehouse (read-only) and print the result"
+    )
     query.add_argument("sql", help="a SQL query")
     query.add_argument("--db", default="newsflow.duckdb", help="DuckDB file (default: %(default)s)")
     query.set_defaults(handler=_cmd_query)
@@ -116,9 +126,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not config.sources:
         _error("no [[sources]] configured; nothing to ingest (see the README's config reference)")
         return EXIT_BAD_CONFIG
-    console.enable()
+    console.enable(not args.json)
     summary = ingest(config=config, db=args.db)
-    _print_summary(summary)
+    if args.json:
+        print(json.dumps(summary.as_dict(), default=str))
+    else:
+        _print_summary(summary)
     return EXIT_CHECK_FAILED if summary.critical_failed else EXIT_OK
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from prefect import flow
@@ -39,6 +41,20 @@ class RunSummary:
     checks_failed: list[str] = field(default_factory=list)
     critical_failed: bool = False
     elapsed_s: float = 0.0
+    stage_s: dict[str, float] = field(default_factory=dict)  # wall time per stage
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_s[stage] = self.stage_s.get(stage, 0.0) + time.perf_counter() - started
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["loaded"] = asdict(self.loaded)
+        return data
 
     def counts(self) -> dict[str, int]:
         return {
@@ -58,7 +74,9 @@ def current_run_id() -> str:
     return str(run_id) if run_id else uuid.uuid4().hex
 
 
-def new_entries(warehouse: Warehouse, polls: list[FeedPoll]) -> tuple[list[FeedEntry], dict[str, int]]:
+def new_entries(
+    warehouse: Warehouse, polls: list[FeedPoll]
+) -> tuple[list[FeedEntry], dict[str, int]]:
     """Entries whose pages have not been handled yet.
 
     An article listed by two feeds (often with tracking parameters on one link) is fetched once,
@@ -85,7 +103,9 @@ def _batches(items: list[Any], size: int) -> list[list[Any]]:
 
 
 @flow(name="newsflow-ingest", log_prints=False)
-def ingest(config_path: str | None = None, db: str | None = None, config: Config | None = None) -> RunSummary:
+def ingest(
+    config_path: str | None = None, db: str | None = None, config: Config | None = None
+) -> RunSummary:
     """Poll every enabled source once and load what is new."""
     started = time.monotonic()
     config = config or load_config(config_path)
@@ -117,7 +137,8 @@ def ingest(config_path: str | None = None, db: str | None = None, config: Config
                     process_batch(warehouse, run_id, batch, config, boilerplate, summary, bar)
 
             warehouse.finish_run(run_id, summary.status, summary.counts(), None)
-            warehouse.publish()
+            with summary.timed("publish"):
+                warehouse.publish()
         except BaseException as exc:
             warehouse.finish_run(run_id, "failed", summary.counts(), f"{type(exc).__name__}: {exc}")
             raise
@@ -135,15 +156,20 @@ def process_batch(
     bar: Any,
 ) -> None:
     """One batch of pages through fetch → extract → validate → load."""
-    fetched = steps.fetch_batch(batch, config, on_done=lambda _page: bar.advance())
+    with summary.timed("fetch"):
+        fetched = steps.fetch_batch(batch, config, on_done=lambda _page: bar.advance())
     summary.pages_fetched += len(fetched)
-    warehouse.save_pages(run_id, fetched)
-    rows, extract_errors, line_hashes = steps.extract_batch(fetched, boilerplate)
+    with summary.timed("archive"):
+        warehouse.save_pages(run_id, fetched)
+    with summary.timed("extract"):
+        rows, extract_errors, line_hashes = steps.extract_batch(fetched, boilerplate)
     warehouse.mark_page_errors(extract_errors)
     summary.page_errors.update({p["url"]: p["error"] for p in fetched if p["error"]})
     summary.page_errors.update(extract_errors)
-    outcome = steps.validate_batch(rows, config)
-    summary.loaded += steps.load_batch(warehouse, run_id, outcome, line_hashes)
+    with summary.timed("validate"):
+        outcome = steps.validate_batch(rows, config)
+    with summary.timed("load"):
+        summary.loaded += steps.load_batch(warehouse, run_id, outcome, line_hashes)
     summary.rejected.update({r.record["url"]: r.failed_checks for r in outcome.rejected})
     for result in outcome.results:
         if result["success"]:

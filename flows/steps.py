@@ -52,7 +52,9 @@ def poll_feed(
 
 
 @task(name="fetch-pages", cache_policy=NO_CACHE)
-def fetch_batch(entries: Sequence[FeedEntry], config: Config, on_done: Any = None) -> list[dict[str, Any]]:
+def fetch_batch(
+    entries: Sequence[FeedEntry], config: Config, on_done: Any = None
+) -> list[dict[str, Any]]:
     """Fetch a batch of article pages: hosts in parallel, each host politely one at a time."""
     local = threading.local()
     clients: list[HttpClient] = []
@@ -139,7 +141,9 @@ def load_batch(
     """Valid rows into ``articles``, rejects into ``rejected_articles``, results into
     ``dq_results``."""
     counts = warehouse.load_articles(
-        run_id, outcome.valid, {r["article_id"]: line_hashes.get(r["article_id"], []) for r in outcome.valid}
+        run_id,
+        outcome.valid,
+        {r["article_id"]: line_hashes.get(r["article_id"], []) for r in outcome.valid},
     )
     warehouse.save_rejections(
         run_id,
