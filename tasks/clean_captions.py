@@ -1,14 +1,17 @@
-"""Photo captions from the page's HTML: collected into ``captions`` and used to keep them out of the body.
+"""Photo captions from the page's HTML: collected into ``captions`` and used to keep them out of the
+body.
 
-Pages declare captions in many ways: ``<figcaption>``, ``itemprop="caption"``, elements whose class or id says
-"caption" (``wp-caption-text``, ``image-caption``, ``bildtext``, ``legende``), and the ``alt`` text of images.
-Lightbox and gallery widgets often carry a second copy in a ``hidden`` element that extractors happily emit,
-so hidden copies are collected too (deduplication folds them into the visible one).
+Pages declare captions in many ways: ``<figcaption>``, ``itemprop="caption"``, elements whose class
+or id says "caption" (``wp-caption-text``, ``image-caption``, ``bildtext``, ``legende``), and the
+``alt`` text of images. Lightbox and gallery widgets often carry a second copy in a ``hidden``
+element that extractors happily emit, so hidden copies are collected too (deduplication folds them
+into the visible one).
 
-Two outputs: ``captions`` (what the article's pictures show, with the credit split off and the image URL) and
-``match_strings`` (every caption-like string on the page, including image alts, for removing body lines).
-``page_prose`` tells which of those strings the page also shows as an ordinary paragraph: those are article
-text (a lead paragraph reused as the hero caption or alt) and must stay in the body.
+Two outputs: ``captions`` (what the article's pictures show, with the credit split off and the image
+URL) and ``match_strings`` (every caption-like string on the page, including image alts, for
+removing body lines). ``page_prose`` tells which of those strings the page also shows as an ordinary
+paragraph: those are article text (a lead paragraph reused as the hero caption or alt) and must stay
+in the body.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def _in_furniture(el: HtmlElement) -> bool:
 
 
 def _image_scopes(el: HtmlElement) -> list[HtmlElement]:
-    """Where a caption's picture lives: the enclosing ``figure``, else the parent and grandparent."""
+    """Where a caption's picture lives: the enclosing ``figure``, else parent and grandparent."""
     figures = [a for a in el.iterancestors() if a.tag == "figure"][:1]
     if figures:
         return figures
@@ -75,7 +78,8 @@ def _has_image(el: HtmlElement) -> bool:
 
 
 def _image_url(el: HtmlElement, base_url: str) -> str | None:
-    """The picture a caption belongs to: inside the same ``figure``, else in the caption's parent/grandparent."""
+    """The picture a caption belongs to: inside the same ``figure``, else in the caption's
+    parent/grandparent."""
     for scope in _image_scopes(el):
         for img in scope.iter("img", "source"):
             for attr in _IMG_ATTRS:
@@ -108,7 +112,8 @@ def _text(el: HtmlElement) -> str:
 
 
 _PROSE_TAGS = ("p", "li", "blockquote", "h2", "h3", "h4", "h5", "h6")
-# Containers whose paragraphs are picture furniture, not article prose (lightbox/gallery/modal copies).
+# Containers whose paragraphs are picture furniture, not article prose (lightbox/gallery/modal
+# copies).
 _FURNITURE_CLASS = re.compile(
     r"caption|lightbox|gallery|modal|carousel|slideshow|(?:^|\s)hidden(?:\s|$)|sr-only|visually-?hidden|"
     r"photo-?credit|image-?credit",
@@ -127,12 +132,12 @@ def _is_furniture_container(el: HtmlElement) -> bool:
 
 
 def page_prose(tree: HtmlElement) -> set[str]:
-    """Normalised texts of visible prose elements outside figures, captions, hidden and lightbox/gallery
-    containers.
+    """Normalised texts of visible prose elements outside figures, captions, hidden and
+    lightbox/gallery containers.
 
-    A caption-like string that the page *also* shows as such a paragraph is article text: sites put the lead
-    paragraph into the hero image's caption or alt, and removing it from the body would cut the article. One
-    top-down walk, so each element's container test runs once.
+    A caption-like string that the page *also* shows as such a paragraph is article text: sites put
+    the lead paragraph into the hero image's caption or alt, and removing it from the body would cut
+    the article. One top-down walk, so each element's container test runs once.
     """
     out: set[str] = set()
     stack: list[tuple[HtmlElement, bool]] = [(tree, False)]
@@ -180,18 +185,29 @@ class PageCaptions:
     match_strings: list[str] = field(default_factory=list)
 
 
-_CAPTION_XPATH = (
-    "//figcaption | //*[@itemprop='caption'] | //*[contains(translate(@class, 'CAPTIONBLDEX', 'captionbldex'), "
-    "'caption') or contains(translate(@id, 'CAPTION', 'caption'), 'caption') or contains(@class, 'bildte') or "
-    "contains(@class, 'legende') or contains(@class, 'desc')]"
+# One cheap XPath pre-selects every element that the caption collector or the extractor's pruning
+# may care about (XPath 1.0 has no case folding short of a slow ``translate``); regexes in Python
+# decide. Evaluated once per page and shared, because this scan is one of the costlier steps.
+CANDIDATES_XPATH = (
+    "//*[@hidden or self::figure or self::figcaption or @itemprop='caption' "
+    "or contains(@class, 'idden') or contains(@class, 'sr-only') "
+    "or contains(@class, 'screen-reader') or contains(@class, 'aption') "
+    "or contains(@id, 'aption') or contains(@class, 'APTION') or contains(@class, 'ildte') "
+    "or contains(@class, 'egende') or contains(@class, 'redit') or contains(@class, 'esc')]"
 )
 
 
-def _iter_caption_elements(tree: HtmlElement) -> Iterator[HtmlElement]:
-    """Caption elements in document order, outermost only (a credit span inside a figcaption is part of it)."""
+def candidate_elements(tree: HtmlElement) -> list[HtmlElement]:
+    """Elements that may be captions, credits or hidden copies, in document order."""
+    return tree.xpath(CANDIDATES_XPATH)
+
+
+def _iter_caption_elements(candidates: list[HtmlElement]) -> Iterator[HtmlElement]:
+    """Caption elements in document order, outermost only (a credit span inside a figcaption is part
+    of it)."""
     kept: list[HtmlElement] = []
     kept_set: set[HtmlElement] = set()
-    for el in tree.xpath(_CAPTION_XPATH):
+    for el in candidates:
         if not isinstance(el.tag, str) or not _is_caption_element(el):
             continue
         if any(a in kept_set for a in el.iterancestors()):
@@ -201,13 +217,17 @@ def _iter_caption_elements(tree: HtmlElement) -> Iterator[HtmlElement]:
         yield el
 
 
-def collect_captions(tree: HtmlElement, base_url: str) -> PageCaptions:
-    """Captions of the page (deduplicated by normalised text, the first kept, credit/URL filled from copies)
-    and every caption-like string (captions, credits, image alts) for body-line matching."""
+def collect_captions(
+    tree: HtmlElement, base_url: str, candidates: list[HtmlElement] | None = None
+) -> PageCaptions:
+    """Captions of the page (deduplicated by normalised text, the first kept, credit/URL filled from
+    copies) and every caption-like string (captions, credits, image alts) for body-line matching."""
     out = PageCaptions()
     by_key: dict[str, Caption] = {}
     match: dict[str, None] = {}
-    for el in _iter_caption_elements(tree):
+    if candidates is None:
+        candidates = candidate_elements(tree)
+    for el in _iter_caption_elements(candidates):
         full = _text(el)
         if not full or len(full) > _MAX_CAPTION_CHARS:
             continue
@@ -220,12 +240,18 @@ def collect_captions(tree: HtmlElement, base_url: str) -> PageCaptions:
         key = normalise_line(text)
         if not key or _in_furniture(el):
             continue
-        if el.tag != "figcaption" and el.get("itemprop", "").lower() != "caption" and not _has_image(el):
-            continue  # "caption" as a typography class (form hints, menu items, ad labels), not a picture
+        if (
+            el.tag != "figcaption"
+            and el.get("itemprop", "").lower() != "caption"
+            and not _has_image(el)
+        ):
+            # "caption" as a typography class (form hints, menu items, ad labels), not a picture
+            continue
         image_url = _image_url(el, base_url)
         existing = by_key.get(key)
         if existing is None:
-            # Another caption that is a prefix/extension of this one (alt vs fuller figcaption): keep one.
+            # Another caption that is a prefix/extension of this one (alt vs fuller figcaption):
+            # keep one.
             cap = Caption(text=text, credit=credit, image_url=image_url)
             by_key[key] = cap
             out.captions.append(cap)
