@@ -13,27 +13,28 @@ import hashlib
 import multiprocessing
 import random
 import threading
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _WORDS = (
     "council harbour ferry budget school river bridge market museum railway vote plan winter "
     "summer storm forecast hospital clinic nurse doctor teacher student farmer harvest grain "
     "orchard timber mill factory worker union wage strike agreement minister mayor election "
-    "campaign district village town city county coast island valley mountain forest lake road "
-    "tunnel station airport freight cargo ship crew captain engineer contractor tender bid "
-    "report inquiry court judge lawyer police officer fire brigade volunteer charity festival "
-    "concert theatre gallery library archive record history century anniversary heritage "
-    "restoration repair roof window wall garden park playground football club season league "
-    "match coach player supporter stadium ticket price cost fund grant loan tax levy rate rent "
-    "housing tenant landlord planning permit licence energy power grid wind solar battery "
-    "heat pump insulation water supply reservoir drought flood warning evacuation shelter "
-    "ambulance emergency response delay closure opening launch expansion merger takeover "
-    "survey study researcher university laboratory data figure percent increase decrease "
-    "growth decline shortage surplus demand supply export import trade partner neighbour "
-    "resident family child parent pensioner community meeting hall debate motion proposal "
-    "amendment deadline schedule timetable service route bus tram cycle lane pavement"
+    "campaign district village town city county coast island valley mountain forest lake "
+    "road tunnel station airport freight cargo ship crew captain engineer contractor tender "
+    "bid report inquiry court judge lawyer police officer fire brigade volunteer charity "
+    "festival concert theatre gallery library archive record history century anniversary "
+    "heritage restoration repair roof window wall garden park playground football club "
+    "season league match coach player supporter stadium ticket price cost fund grant loan "
+    "tax levy rate rent housing tenant landlord planning permit licence energy power grid "
+    "wind solar battery heat pump insulation water supply reservoir drought flood warning "
+    "evacuation shelter ambulance emergency response delay closure opening launch expansion "
+    "merger takeover survey study researcher university laboratory data figure percent "
+    "increase decrease growth decline shortage surplus demand supply export import trade "
+    "partner neighbour resident family child parent pensioner community meeting hall debate "
+    "motion proposal amendment deadline schedule timetable service route bus tram cycle lane "
+    "pavement "
 ).split()
 _NAMES = "Amsel Brandt Castell Dorin Elms Farrow Gale Hollis Ivers Jansen Keel Lorne".split()
 
@@ -63,8 +64,9 @@ def article_page(host: int, index: int, *, base: str, target_kb: int | None = No
     body = "\n".join(f"<p>{p}</p>" for p in paragraphs)
     nav = "".join(f'<li><a href="{base}/section/{w}">{w.title()}</a></li>' for w in _WORDS[:40])
     head = (
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title} | Bench News</title>"
-        f"<meta property='og:title' content='{title}'><meta name='author' content='{rng.choice(_NAMES)}'>"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{title} | Bench News</title><meta property='og:title' content='{title}'>"
+        f"<meta name='author' content='{rng.choice(_NAMES)}'>"
         f"<meta property='article:published_time' content='{published.isoformat()}'>"
         f"<link rel='canonical' href='{base}/a/{index}.html'></head><body>"
         f"<header><nav><ul>{nav}</ul></nav></header><main><article><h1>{title}</h1>{body}</article>"
@@ -75,7 +77,10 @@ def article_page(host: int, index: int, *, base: str, target_kb: int | None = No
         + "</ul></aside></main><footer><p>© Bench News</p></footer>"
     )
     # Pad with the script and style bulk real news pages carry, up to the page's size.
-    filler_unit = "<script>window.dataLayer=window.dataLayer||[];dataLayer.push({'event':'pv','id':%d});</script>\n"
+    filler_unit = (
+        "<script>window.dataLayer=window.dataLayer||[];"
+        "dataLayer.push({'event':'pv','id':%d});</script>\n"
+    )
     page = head
     pad_needed = size_kb * 1024 - len(page) - 20
     if pad_needed > 0:

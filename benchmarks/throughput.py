@@ -183,15 +183,18 @@ def main(argv: list[str] | None = None) -> int:
     e2e = args.n / s["elapsed_s"]
     print(f"N = {args.n} pages over {args.hosts} hosts, {args.workers} extraction workers")
     print(
-        f"  loaded: {loaded} articles, {len(s['page_errors'])} page errors, {len(s['rejected'])} rejected"
+        f"  loaded: {loaded} articles, {len(s['page_errors'])} page errors, "
+        f"{len(s['rejected'])} rejected"
     )
     print(
-        f"  end to end (flow): {s['elapsed_s']:.1f} s → {e2e:.1f} pages/s   (process wall {first['wall_s']:.1f} s)"
+        f"  end to end (flow): {s['elapsed_s']:.1f} s → {e2e:.1f} pages/s"
+        f"   (process wall {first['wall_s']:.1f} s)"
     )
     if ceil:
         print(f"  extraction ceiling: {ceil:.1f} pages/s   ratio {e2e / ceil:.0%}")
     print(
-        f"  peak RSS: pipeline process {first['peak_rss_mb']:.0f} MB, with workers {first['peak_tree_rss_mb']:.0f} MB"
+        f"  peak RSS: pipeline process {first['peak_rss_mb']:.0f} MB, "
+        f"with workers {first['peak_tree_rss_mb']:.0f} MB"
     )
     print("  time per stage: " + ", ".join(f"{k} {v:.1f} s" for k, v in s["stage_s"].items()))
     r = repoll["summary"]

@@ -91,7 +91,9 @@ def _handler(roots: Sequence[Path], site: list[DemoSite]) -> type[BaseHTTPReques
                     return data, ctype or "application/octet-stream"
             return None, ""
 
-        def _send(self, status: int, body: bytes, ctype: str | None, etag: str | None = None) -> None:
+        def _send(
+            self, status: int, body: bytes, ctype: str | None, etag: str | None = None
+        ) -> None:
             site[0].requests.append(("GET", self.path, status))
             self.send_response(status)
             if ctype:

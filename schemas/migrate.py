@@ -52,7 +52,7 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def migrate(con: duckdb.DuckDBPyConnection, target: int | None = None) -> list[int]:
-    """Apply every migration newer than the file's version (up to ``target``); return those applied."""
+    """Apply each migration newer than the file's version (up to ``target``); return them."""
     applied = []
     have = current_version(con)
     for migration in available_migrations():

@@ -54,7 +54,10 @@ def test_rss1_rdf_entry():
 
 
 def test_entity_declaration_is_refused_before_parsing():
-    bomb = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>' + RSS2[39:]
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'
+        + RSS2[39:]
+    )
     parsed = parse_feed(bomb, "s", url="https://x.example/rss")
     assert parsed.entries == []
     assert parsed.error.startswith("entities:")
@@ -73,8 +76,18 @@ def test_malformed_feed_without_entries_is_an_error():
     assert parsed.entries == [] and parsed.error.startswith(("malformed", "not_a_feed"))
 
 
+def test_feed_cut_off_inside_its_first_item_is_an_error():
+    # feedparser's loose parser returns one entry without a link: nothing usable, so an error.
+    cut = b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><title>Cut'
+    parsed = parse_feed(cut, "s", url="https://x.example/rss")
+    assert parsed.entries == []
+    assert parsed.error.startswith("malformed:") and "no entry with a link" in parsed.error
+
+
 def test_html_instead_of_a_feed():
-    parsed = parse_feed(b"<!doctype html><html><body><p>Hi</p></body></html>", "s", url="https://x/")
+    parsed = parse_feed(
+        b"<!doctype html><html><body><p>Hi</p></body></html>", "s", url="https://x/"
+    )
     assert parsed.error.startswith("not_a_feed")
 
 
@@ -103,8 +116,12 @@ def test_conditional_headers():
 
 def _answer(status, content=b"", error=None, headers=None):
     return FetchResult(
-        url="https://g.example/rss", final_url="https://g.example/rss", status=status,
-        content=content, error=error, headers=headers or {},
+        url="https://g.example/rss",
+        final_url="https://g.example/rss",
+        status=status,
+        content=content,
+        error=error,
+        headers=headers or {},
     )
 
 
@@ -122,6 +139,14 @@ def test_poll_result_http_error_and_network_error():
 
 def test_poll_result_keeps_validators():
     poll = poll_result(
-        "g", "u", _answer(200, RSS2, headers={"etag": '"v1"', "last-modified": "x"}), datetime.now(UTC)
+        "g",
+        "u",
+        _answer(200, RSS2, headers={"etag": '"v1"', "last-modified": "x"}),
+        datetime.now(UTC),
     )
-    assert (poll.etag, poll.last_modified, len(poll.entries), poll.bytes) == ('"v1"', "x", 2, len(RSS2))
+    assert (poll.etag, poll.last_modified, len(poll.entries), poll.bytes) == (
+        '"v1"',
+        "x",
+        2,
+        len(RSS2),
+    )

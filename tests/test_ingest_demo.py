@@ -82,7 +82,9 @@ def test_captions_are_kept_apart_with_credits(con):
     }
     for page in REAL_ARTICLES:
         got = by_title[page["title"]]
-        assert [_norm(c["text"]) for c in got] == [_norm(c["text"]) for c in page["captions"]], page["path"]
+        assert [_norm(c["text"]) for c in got] == [_norm(c["text"]) for c in page["captions"]], (
+            page["path"]
+        )
         assert all(c["credit"] for c in got), page["path"]
 
 
@@ -105,11 +107,15 @@ def test_metadata_is_extracted(con):
 
 
 def test_caption_only_404_and_pdf_are_accounted_for(demo_runs, con):
-    special = {m["kind"]: m["path"] for m in MANIFEST if m["kind"] in ("caption_only", "missing", "pdf")}
+    special = {
+        m["kind"]: m["path"] for m in MANIFEST if m["kind"] in ("caption_only", "missing", "pdf")
+    }
     rejected = dict(con.execute("SELECT url, failed_checks FROM rejected_articles").fetchall())
     caption_only = next(u for u in rejected if u.endswith(special["caption_only"]))
     assert rejected[caption_only]  # with the checks it failed
-    errors = dict(con.execute("SELECT url, error FROM raw_pages WHERE error IS NOT NULL").fetchall())
+    errors = dict(
+        con.execute("SELECT url, error FROM raw_pages WHERE error IS NOT NULL").fetchall()
+    )
     missing = next(e for u, e in errors.items() if u.endswith(special["missing"]))
     pdf = next(e for u, e in errors.items() if u.endswith(special["pdf"]))
     assert missing.startswith("http_404")
@@ -152,5 +158,7 @@ def test_raw_html_is_archived_in_the_working_file_only(demo_runs, con):
     assert con.execute("SELECT count(*) FROM raw_pages WHERE html IS NOT NULL").fetchone() == (0,)
     work = Path(demo_runs["db"]).with_name("newsflow.work.duckdb")
     with duckdb.connect(str(work), read_only=True) as working:
-        archived = working.execute("SELECT count(*) FROM raw_pages WHERE html IS NOT NULL").fetchone()[0]
+        archived = working.execute(
+            "SELECT count(*) FROM raw_pages WHERE html IS NOT NULL"
+        ).fetchone()[0]
     assert archived >= 25

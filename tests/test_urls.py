@@ -24,7 +24,9 @@ def test_normalise(raw, expected):
 
 def test_same_site_canonical_wins():
     assert (
-        canonical_url("https://example.org/amp/story-1?utm_source=x", "https://www.example.org/story-1")
+        canonical_url(
+            "https://example.org/amp/story-1?utm_source=x", "https://www.example.org/story-1"
+        )
         == "https://www.example.org/story-1"
     )
 

@@ -80,43 +80,74 @@ def test_unchanged_article_only_moves_last_seen(warehouse):
     before = warehouse.con.execute("SELECT first_seen_at, last_seen_at FROM articles").fetchone()
     time.sleep(0.01)
     warehouse.load_articles("r2", [_row()])
-    after = warehouse.con.execute("SELECT first_seen_at, last_seen_at, version FROM articles").fetchone()
+    after = warehouse.con.execute(
+        "SELECT first_seen_at, last_seen_at, version FROM articles"
+    ).fetchone()
     assert after[0] == before[0] and after[1] > before[1] and after[2] == 1
 
 
 def test_seen_entries_and_transient_retries(warehouse):
     now = datetime.now(UTC)
     page = {
-        "source": "news", "entry_id": "e1", "url": "https://news.example/1",
-        "final_url": "https://news.example/1", "status": 503, "content_type": None,
-        "content": None, "error": "http_503", "fetched_at": now, "transient": True,
+        "source": "news",
+        "entry_id": "e1",
+        "url": "https://news.example/1",
+        "final_url": "https://news.example/1",
+        "status": 503,
+        "content_type": None,
+        "content": None,
+        "error": "http_503",
+        "fetched_at": now,
+        "transient": True,
     }
     warehouse.save_pages("r1", [page])
     assert warehouse.unseen_entry_ids("news", ["e1", "e2"]) == {"e1", "e2"}  # retry allowed
     warehouse.save_pages("r2", [page])
     warehouse.save_pages("r3", [page])
     assert warehouse.unseen_entry_ids("news", ["e1"]) == set()  # gave up after 3 attempts
-    warehouse.save_pages("r4", [dict(page, entry_id="e2", status=200, error=None,
-                                     content=b"<html></html>", transient=False)])
+    warehouse.save_pages(
+        "r4",
+        [
+            dict(
+                page,
+                entry_id="e2",
+                status=200,
+                error=None,
+                content=b"<html></html>",
+                transient=False,
+            )
+        ],
+    )
     assert warehouse.unseen_entry_ids("news", ["e2"]) == set()
 
 
 def test_published_snapshot_is_readable_and_complete(warehouse):
     warehouse.start_run("r1", "ingest")
     warehouse.load_articles("r1", [_row()])
-    warehouse.save_rejections("r1", [{
-        "url": "https://news.example/bad", "source": "news", "failed_checks": ["body_present"],
-        "details": {"body_present": {"observed": 0}}, "record": {"title": "x"},
-    }])
+    warehouse.save_rejections(
+        "r1",
+        [
+            {
+                "url": "https://news.example/bad",
+                "source": "news",
+                "failed_checks": ["body_present"],
+                "details": {"body_present": {"observed": 0}},
+                "record": {"title": "x"},
+            }
+        ],
+    )
     warehouse.finish_run("r1", "completed", {"articles_new": 1}, None)
     path = warehouse.publish()
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM articles").fetchone() == (1,)
-        assert con.execute("SELECT failed_checks FROM rejected_articles").fetchone() == (["body_present"],)
+        assert con.execute("SELECT failed_checks FROM rejected_articles").fetchone() == (
+            ["body_present"],
+        )
         tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
         assert "seen_entries" not in tables and "raw_pages" in tables
         comment = con.execute(
-            "SELECT comment FROM duckdb_columns() WHERE table_name='articles' AND column_name='text'"
+            "SELECT comment FROM duckdb_columns() "
+            "WHERE table_name='articles' AND column_name='text'"
         ).fetchone()[0]
         assert "body" in comment
 
@@ -136,13 +167,19 @@ def test_publishing_while_a_reader_holds_the_old_snapshot(warehouse):
 def test_second_writer_waits_then_fails_naming_file_and_holder(tmp_path):
     db = tmp_path / "news.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import duckdb, sys, time
             con = duckdb.connect({str(working_path(db))!r})
             print("ready", flush=True)
             sys.stdin.readline()
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
