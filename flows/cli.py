@@ -63,6 +63,19 @@ def _parser() -> argparse.ArgumentParser:
         default=DEMO_PORT,
         help="loopback port for the demo site (default: %(default)s)",
     )
+    demo.add_argument(
+        "--broken",
+        action="store_true",
+        help="add a broken source (stale feed, caption-only pages): see a check fail and alert",
+    )
+    demo.add_argument(
+        "--alert-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="apprise URL to send alerts to, e.g. json://127.0.0.1:9000/hook (repeatable; "
+        "also $NEWSFLOW_ALERT_URLS). Without one, the alert is printed.",
+    )
     demo.set_defaults(handler=_cmd_demo)
 
     run = sub.add_parser("run", help="one ingest run over the configured sources")
@@ -71,7 +84,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--db", help="DuckDB file (default: warehouse.path from the config)")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
+    run.add_argument(
+        "--reset-source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="re-enable a paused or gone source (and forget its Retry-After wait) before the "
+        "run; repeatable",
+    )
     run.set_defaults(handler=_cmd_run)
+
+    check = sub.add_parser("check", help="run the table-level data-quality checks now")
+    check.add_argument(
+        "--config", help="config file (default: $NEWSFLOW_CONFIG, then ./newsflow.toml)"
+    )
+    check.add_argument("--db", help="DuckDB file (default: warehouse.path from the config)")
+    check.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    check.set_defaults(handler=_cmd_check)
 
     extract = sub.add_parser(
         "extract", help="HTML files to cleaned JSON records on stdout (offline)"
@@ -85,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("sql", help="a SQL query")
     query.add_argument("--db", default="newsflow.duckdb", help="DuckDB file (default: %(default)s)")
     query.set_defaults(handler=_cmd_query)
+
+    from newsflow.flows.serve import add_serve_command  # light: Prefect loads on use
+    from newsflow.flows.warehouse_cli import add_warehouse_commands  # reprocess, search, export
+
+    add_serve_command(sub)
+    add_warehouse_commands(sub)
     return parser
 
 
@@ -95,12 +130,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from newsflow.examples.server import start_demo_site
     from newsflow.flows import console
     from newsflow.flows.demo import demo_config
-    from newsflow.flows.ingest import ingest
+    from newsflow.flows.demo_broken import broken_site_root, with_alert_urls, with_broken_source
 
+    overlays = [broken_site_root()] if args.broken else []
     try:
-        site = start_demo_site(args.port)
+        site = start_demo_site(args.port, overlays=overlays)
     except OSError:
-        site = start_demo_site(0)
+        site = start_demo_site(0, overlays=overlays)
     if site.port != args.port:
         _note(
             f"port {args.port} is busy; serving the demo on {site.port}. Article URLs include the "
@@ -109,7 +145,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     try:
         console.enable()
         _note(f"demo site at {site.base_url}; ingesting into {args.db}")
-        summary = ingest(config=demo_config(site.base_url, db=args.db), db=args.db)
+        config = demo_config(site.base_url, db=args.db)
+        if args.broken:
+            config = with_broken_source(config, site.base_url)
+        summary = _ingest(config=with_alert_urls(config, args.alert_url), db=args.db)
     finally:
         site.stop()
     _print_summary(summary)
@@ -119,19 +158,52 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from newsflow.flows import console
-    from newsflow.flows.ingest import ingest
     from newsflow.schemas.config import load_config
 
     config = load_config(args.config)  # fail fast, before Prefect starts, on a bad file
     if not config.sources:
         _error("no [[sources]] configured; nothing to ingest (see the README's config reference)")
         return EXIT_BAD_CONFIG
+    if args.reset_source:
+        from newsflow.flows.feed_lifecycle import reset_sources
+
+        for name in reset_sources(config, args.db, args.reset_source):
+            _note(f"source {name} re-enabled")
     console.enable(not args.json)
-    summary = ingest(config=config, db=args.db)
+    summary = _ingest(config=config, db=args.db)
     if args.json:
         print(json.dumps(summary.as_dict(), default=str))
     else:
         _print_summary(summary)
+    return EXIT_CHECK_FAILED if summary.critical_failed else EXIT_OK
+
+
+def _ingest(**kwargs: object) -> object:
+    """Run the ingest flow; a critical data-quality failure still gives the run's summary."""
+    from newsflow.flows.ingest import ingest
+    from newsflow.flows.quality import CriticalChecksFailed
+
+    try:
+        return ingest(**kwargs)
+    except CriticalChecksFailed as failed:  # the flow run is Failed; the data is loaded
+        return failed.summary
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from newsflow.schemas.config import load_config
+
+    config = load_config(args.config)  # fail fast, before Prefect loads, on a bad file
+    from newsflow.flows.checks import checks
+    from newsflow.flows.quality import CriticalChecksFailed
+
+    try:
+        summary = checks(config=config, db=args.db)
+    except CriticalChecksFailed as failed:
+        summary = failed.summary
+    if args.json:
+        print(json.dumps(summary.as_dict(), default=str))
+    else:
+        _print_check_summary(summary)
     return EXIT_CHECK_FAILED if summary.critical_failed else EXIT_OK
 
 
@@ -198,6 +270,36 @@ def _print_summary(summary: object) -> None:
         print(f"  rejected {url}: {', '.join(checks)}")
     for check in s.checks_failed:
         print(f"  check failed: {check}")
+    _print_quality(s)
+
+
+def _print_check_summary(summary: object) -> None:
+    s = summary  # flows.checks.CheckSummary
+    checked = f" (rates of ingest run {s.checked_run_id[:8]})" if s.checked_run_id else ""
+    print(f"newsflow check {s.run_id[:8]} — {s.status}{checked}")
+    print(f"  checks: {s.checks_passed} passed, {len(s.checks_failed)} failed")
+    for check in s.checks_failed:
+        print(f"  check failed: {check}")
+    _print_quality(s)
+
+
+def _print_quality(s: object) -> None:
+    """Where the Data Docs are, and each alert this run built: sent, or what would be sent."""
+    from newsflow.flows.quality import render_alert
+
+    if getattr(s, "data_docs", None):
+        print(f"  Data Docs: {s.data_docs}")
+    for alert in getattr(s, "alerts", None) or []:
+        if not alert["destinations"]:
+            print(
+                "\nAlert (not sent: no alert URL configured; use [alerts] urls, "
+                "NEWSFLOW_ALERT_URLS or --alert-url):"
+            )
+        elif alert["delivered"]:
+            print(f"\nAlert sent to {alert['destinations']} destination(s):")
+        else:
+            print(f"\nAlert NOT delivered ({'; '.join(e for e in alert['errors'] if e)}):")
+        print(render_alert(alert))
 
 
 def _note(message: str) -> None:

@@ -10,14 +10,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow
 from prefect.runtime import flow_run
 
-from newsflow.flows import console, steps
+from newsflow.flows import console, feed_lifecycle, quality, steps
+from newsflow.flows.writer import open_for_writing
 from newsflow.schemas.config import Config, load_config
 from newsflow.schemas.records import FeedEntry
+from newsflow.tasks import archive, refetch
 from newsflow.tasks.boilerplate import learn_boilerplate
 from newsflow.tasks.feeds import FeedPoll
 from newsflow.tasks.load import LoadCounts, Warehouse
@@ -42,6 +45,11 @@ class RunSummary:
     critical_failed: bool = False
     elapsed_s: float = 0.0
     stage_s: dict[str, float] = field(default_factory=dict)  # wall time per stage
+    # Data quality (flows/quality.py): row-suite results folded per check over the batches,
+    # alerts built this run (kind, title, body, destinations, delivered), this run's Data Docs.
+    row_checks: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    data_docs: str | None = None
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -114,35 +122,51 @@ def ingest(
     summary = RunSummary(run_id=run_id, db=db_path)
     sources = [s for s in config.sources if s.enabled]
 
-    with Warehouse.open(db_path, lock_timeout_s=config.warehouse.lock_timeout_s) as warehouse:
+    # One writer at a time: deployment limit, Prefect writer slot, DuckDB lock (flows/writer.py).
+    with open_for_writing(db_path, lock_timeout_s=config.warehouse.lock_timeout_s) as warehouse:
         warehouse.start_run(run_id, "ingest")
         try:
-            polls = [
-                future.result()
-                for future in [
-                    steps.poll_feed.submit(s, config, warehouse.feed_validators(s.name, s.feed))
-                    for s in sources
-                ]
-            ]
-            summary.feeds_polled = len(polls)
+            # Sources that are gone, paused or waiting out a Retry-After are skipped (and recorded).
+            polls, feed_round = feed_lifecycle.poll_sources(warehouse, sources, config)
+            summary.feeds_polled = sum(1 for p in polls if not p.skipped)
             summary.feed_errors = {p.source: p.error for p in polls if p.error}
             entries, per_source = new_entries(warehouse, polls)
             warehouse.record_feed_polls(run_id, polls, per_source)
+            feed_lifecycle.save_round(warehouse, run_id, feed_round, config)
 
             boilerplate = {
                 s.name: learn_boilerplate(warehouse.source_line_hashes(s.name)) for s in sources
             }
-            with console.progress("Fetching pages", len(entries)) as bar:
+            archive.save_run_boilerplate(warehouse, run_id, boilerplate)  # reprocess reuses it
+            # Recently seen pages are asked for again, conditionally, to catch edits.
+            rechecks = refetch.due_for_recheck(
+                warehouse, config.fetch, [s.name for s in sources], datetime.now(UTC)
+            )
+            with console.progress("Fetching pages", len(entries) + len(rechecks)) as bar:
                 for batch in _batches(entries, config.fetch.batch_size):
                     process_batch(warehouse, run_id, batch, config, boilerplate, summary, bar)
+                for batch in _batches(rechecks.entries, config.fetch.batch_size):
+                    args = (warehouse, run_id, batch, config, boilerplate, summary, bar)
+                    process_batch(*args, conditional=rechecks.headers)
+            with summary.timed("clusters"):
+                steps.cluster_stories(warehouse, run_id)
 
-            warehouse.finish_run(run_id, summary.status, summary.counts(), None)
+            # Valid rows are loaded and rejects recorded; now the table checks and alert state.
+            with summary.timed("checks"):
+                report = quality.run_checks(warehouse, run_id, config, summary.row_checks)
+            quality.apply_to_summary(report, summary)
+            with summary.timed("alerts"):
+                quality.announce(warehouse, report, config)  # never raises
+            summary.alerts = quality.alert_summaries(report)
+            warehouse.finish_run(run_id, summary.status, summary.counts(), report.failure_message)
             with summary.timed("publish"):
                 warehouse.publish()
         except BaseException as exc:
             warehouse.finish_run(run_id, "failed", summary.counts(), f"{type(exc).__name__}: {exc}")
             raise
     summary.elapsed_s = time.monotonic() - started
+    if summary.critical_failed:  # Prefect state Failed; a direct call raises with the summary
+        return quality.failed_state(summary, report.failure_message)
     return summary
 
 
@@ -154,25 +178,45 @@ def process_batch(
     boilerplate: dict[str, frozenset[str]],
     summary: RunSummary,
     bar: Any,
+    conditional: dict[str, dict[str, str]] | None = None,
 ) -> None:
-    """One batch of pages through fetch → extract → validate → load."""
+    """One batch of pages through fetch → extract → validate → load. ``conditional``: the batch
+    re-checks known pages (tasks/refetch.py); only those that changed go on."""
     with summary.timed("fetch"):
-        fetched = steps.fetch_batch(batch, config, on_done=lambda _page: bar.advance())
+        fetched = steps.fetch_batch(
+            batch, config, on_done=lambda _page: bar.advance(), conditional=conditional
+        )
     summary.pages_fetched += len(fetched)
+    if conditional is not None:
+        fetched = refetch.keep_changed(warehouse, fetched)
     with summary.timed("archive"):
         warehouse.save_pages(run_id, fetched)
+    summary.page_errors.update({p["url"]: p["error"] for p in fetched if p["error"]})
+    extract_and_load(warehouse, run_id, fetched, config, boilerplate, summary)
+
+
+def extract_and_load(
+    warehouse: Warehouse,
+    run_id: str,
+    fetched: list[dict[str, Any]],
+    config: Config,
+    boilerplate: dict[str, frozenset[str]],
+    summary: RunSummary,
+    *,
+    touch_unchanged: bool = True,
+) -> None:
+    """Fetched (or archived) pages through extract → validate → load: the path ``ingest`` and
+    ``reprocess`` share, so both give the same rows for the same HTML."""
     with summary.timed("extract"):
         rows, extract_errors, line_hashes = steps.extract_batch(fetched, boilerplate)
     warehouse.mark_page_errors(extract_errors)
-    summary.page_errors.update({p["url"]: p["error"] for p in fetched if p["error"]})
     summary.page_errors.update(extract_errors)
     with summary.timed("validate"):
-        outcome = steps.validate_batch(rows, config)
+        docs = quality.data_docs_dir(config, warehouse.published)
+        outcome = steps.validate_batch(rows, config, docs, run_id)
     with summary.timed("load"):
-        summary.loaded += steps.load_batch(warehouse, run_id, outcome, line_hashes)
+        summary.loaded += steps.load_batch(
+            warehouse, run_id, outcome, line_hashes, touch_unchanged=touch_unchanged
+        )
     summary.rejected.update({r.record["url"]: r.failed_checks for r in outcome.rejected})
-    for result in outcome.results:
-        if result["success"]:
-            summary.checks_passed += 1
-        else:
-            summary.checks_failed.append(result["check"])
+    quality.tally_row_results(summary.row_checks, outcome.results)  # counted once per run

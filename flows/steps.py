@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from prefect import task
@@ -17,9 +18,10 @@ from prefect.cache_policies import NO_CACHE
 
 from newsflow.schemas.config import Config, SourceConfig
 from newsflow.schemas.records import FeedEntry
-from newsflow.tasks import feeds, pages, transform
+from newsflow.tasks import feeds, pages, refetch, story_store, thresholds, transform
 from newsflow.tasks.http import FetchPolicy, HttpClient
 from newsflow.tasks.load import LoadCounts, Warehouse
+from newsflow.tasks.retry import fetch_with_retries, retry_policy
 from newsflow.tasks.robots import RobotsCache
 from newsflow.tasks.validate import ValidationOutcome, validate_articles
 
@@ -39,23 +41,39 @@ def fetch_policy(config: Config, *, kind: str) -> FetchPolicy:
 
 @task(name="poll-feed", cache_policy=NO_CACHE, task_run_name="poll-{source.name}")
 def poll_feed(
-    source: SourceConfig, config: Config, validators: tuple[str | None, str | None]
+    source: SourceConfig,
+    config: Config,
+    validators: tuple[str | None, str | None],
+    url: str | None = None,
 ) -> feeds.FeedPoll:
-    """One conditional GET of one feed, parsed into entries."""
+    """One conditional GET of one feed, parsed into entries. ``url`` is the feed lifecycle's
+    URL to poll (an adopted permanent redirect), else the configured one; transient failures
+    are retried (tasks/retry.py)."""
     etag, last_modified = validators
+    target = url or source.feed
+    headers = feeds.conditional_headers(etag, last_modified)
     with HttpClient(fetch_policy(config, kind="feed")) as client:
         fetched_at = datetime.now(UTC)
-        answer = client.get(source.feed, headers=feeds.conditional_headers(etag, last_modified))
-    poll = feeds.poll_result(source.name, source.feed, answer, fetched_at)
+        answer, attempts = fetch_with_retries(
+            lambda: client.get(target, headers=headers), retry_policy(config.fetch)
+        )
+    poll = feeds.poll_result(source.name, target, answer, fetched_at, attempts=attempts)
     poll.entries = poll.entries[: config.fetch.max_entries_per_feed]
     return poll
 
 
 @task(name="fetch-pages", cache_policy=NO_CACHE)
 def fetch_batch(
-    entries: Sequence[FeedEntry], config: Config, on_done: Any = None
+    entries: Sequence[FeedEntry],
+    config: Config,
+    on_done: Any = None,
+    conditional: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Fetch a batch of article pages: hosts in parallel, each host politely one at a time."""
+    """Fetch a batch of article pages: hosts in parallel, each host politely one at a time.
+
+    ``conditional`` holds extra request headers per URL (re-checks: If-None-Match…); every
+    page dict comes back with the answer's ``etag`` and ``last_modified`` (tasks/refetch.py).
+    """
     local = threading.local()
     clients: list[HttpClient] = []
     policy = fetch_policy(config, kind="page")
@@ -70,16 +88,23 @@ def fetch_batch(
     if config.fetch.respect_robots:
         clients.append(HttpClient(policy))
         robots = RobotsCache(clients[-1], config.fetch.user_agent)
+    getter = refetch.ValidatorRecorder(
+        lambda url, headers: client().get(url, headers=headers),
+        pages.page_headers(),
+        conditional or {},
+    )
     try:
-        return pages.fetch_pages(
+        fetched = pages.fetch_pages(
             entries,
-            lambda url: client().get(url, headers=pages.page_headers()),
+            getter,
             allowed=robots.allowed if robots else None,
             crawl_delay=robots.crawl_delay if robots else None,
             per_host_delay_s=config.fetch.per_host_delay_s,
             max_workers=config.fetch.max_workers,
             on_done=on_done,
+            retry=retry_policy(config.fetch),
         )
+        return getter.annotate(fetched)
     finally:
         for c in clients:
             c.close()
@@ -121,13 +146,26 @@ def extract_batch(
 
 
 @task(name="validate-articles", cache_policy=NO_CACHE)
-def validate_batch(rows: Sequence[dict[str, Any]], config: Config) -> ValidationOutcome:
-    """The row suite over the whole batch: one Great Expectations run."""
+def validate_batch(
+    rows: Sequence[dict[str, Any]],
+    config: Config,
+    data_docs_dir: Path | None = None,
+    run_id: str | None = None,
+) -> ValidationOutcome:
+    """The row suite over the whole batch: one Great Expectations run.
+
+    ``[checks]`` also holds the table suite's thresholds; only the row suite's go in here.
+    With ``data_docs_dir`` the validation lands in the Data Docs site, named by ``run_id``.
+    """
     return validate_articles(
         list(rows),
-        thresholds=config.checks,
-        source_thresholds={s.name: s.checks for s in config.sources if s.checks},
+        thresholds=thresholds.split(config.checks)[0],
+        source_thresholds={
+            s.name: thresholds.split(s.checks)[0] for s in config.sources if s.checks
+        },
         expected_language={s.name: s.language for s in config.sources},
+        data_docs_dir=data_docs_dir,
+        run_id=run_id,
     )
 
 
@@ -137,13 +175,15 @@ def load_batch(
     run_id: str,
     outcome: ValidationOutcome,
     line_hashes: Mapping[str, list[str]],
+    touch_unchanged: bool = True,
 ) -> LoadCounts:
     """Valid rows into ``articles``, rejects into ``rejected_articles``, results into
-    ``dq_results``."""
+    ``dq_results``. ``touch_unchanged=False``: reprocessing, nothing was seen on the site."""
     counts = warehouse.load_articles(
         run_id,
         outcome.valid,
         {r["article_id"]: line_hashes.get(r["article_id"], []) for r in outcome.valid},
+        touch_unchanged=touch_unchanged,
     )
     warehouse.save_rejections(
         run_id,
@@ -160,3 +200,9 @@ def load_batch(
     )
     warehouse.save_dq_results(run_id, outcome.results)
     return counts
+
+
+@task(name="cluster-stories", cache_policy=NO_CACHE)
+def cluster_stories(warehouse: Warehouse, run_id: str) -> story_store.ClusterStats:
+    """Group the same story across sources (``story_clusters``) after the run's loads."""
+    return story_store.refresh_story_clusters(warehouse, run_id)

@@ -46,11 +46,24 @@ class FetchConfig(_Strict):
     respect_robots: bool = True
     max_entries_per_feed: int = 200
     batch_size: int = 100  # pages per Prefect task run
+    # Retries and the feed lifecycle (docs/fetching.md, tasks/retry.py, tasks/feed_policy.py):
+    retries: int = Field(default=2, ge=0, le=5)  # extra tries for resets, timeouts and 5xx only
+    retry_backoff_s: float = Field(default=0.5, ge=0)  # base of the exponential backoff + jitter
+    pause_after_errors: int = Field(default=5, ge=1)  # failed polls in a row that pause a source
+    redirect_adopt_after: int = Field(default=3, ge=1)  # 301/308 polls before the URL moves
+    max_retry_after_s: float = Field(default=86400.0, gt=0)  # cap on a feed's Retry-After
+    throttle_default_s: float = Field(default=3600.0, gt=0)  # wait after a 429 without Retry-After
+    # Re-checking recent articles for edits with a conditional GET (tasks/refetch.py):
+    refetch_window_h: float = Field(default=24.0, ge=0)  # pages first seen this recently; 0 = off
+    refetch_interval_min: float = Field(default=120.0, ge=0)  # each page at most this often
+    refetch_max_pages: int = Field(default=500, ge=0)  # per run, least recently checked first
 
 
 class AlertsConfig(_Strict):
     urls: list[str] = Field(default_factory=list)
-    data_docs_dir: str | None = None
+    data_docs_dir: str | None = None  # default: <warehouse stem>-data-docs/ beside the warehouse
+    delivery_attempts: int = Field(default=3, ge=1, le=10)  # per URL and message, in one run
+    retry_delay_s: float = Field(default=1.0, ge=0, le=60)  # doubles after each failed attempt
 
     def all_urls(self) -> list[str]:
         """Configured URLs plus those from NEWSFLOW_ALERT_URLS (space-separated secrets)."""
@@ -64,6 +77,11 @@ class SourceConfig(_Strict):
     language: str | None = None
     enabled: bool = True
     checks: dict[str, Any] = Field(default_factory=dict)  # per-source threshold overrides
+
+    @field_validator("checks")
+    @classmethod
+    def _known_thresholds(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _check_thresholds(value)
 
     @field_validator("feed")
     @classmethod
@@ -80,6 +98,11 @@ class Config(_Strict):
     checks: dict[str, Any] = Field(default_factory=dict)  # global threshold overrides
     sources: list[SourceConfig] = Field(default_factory=list)
 
+    @field_validator("checks")
+    @classmethod
+    def _known_thresholds(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _check_thresholds(value)
+
     @field_validator("sources")
     @classmethod
     def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
@@ -89,6 +112,13 @@ class Config(_Strict):
                 raise ValueError(f"source name {source.name!r} is used twice")
             seen.add(source.name)
         return sources
+
+
+def _check_thresholds(values: dict[str, Any]) -> dict[str, Any]:
+    """Thresholds of both data-quality suites, checked at load time so a typo is exit 2."""
+    from newsflow.tasks.thresholds import check_all
+
+    return check_all(values, where="checks")
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:

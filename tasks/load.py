@@ -26,7 +26,10 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+
 from newsflow.schemas.migrate import migrate
+from newsflow.tasks import fts
+from newsflow.tasks.archive import archive_fields, page_from_archive
 from newsflow.tasks.feeds import FeedPoll
 
 #: Tables copied into the analysts' snapshot, in dependency-free order.
@@ -39,10 +42,19 @@ SNAPSHOT_TABLES = (
     "article_versions",
     "rejected_articles",
     "dq_results",
+    "story_clusters",
+    "alert_state",
+    "alert_log",
 )
 
 #: Pipeline bookkeeping that analysts do not need.
-_INTERNAL_TABLES = ("seen_entries", "source_lines")
+_INTERNAL_TABLES = (
+    "seen_entries",
+    "source_lines",
+    "article_fingerprints",
+    "boilerplate_sets",
+    "run_boilerplate",
+)
 
 _CAPTION_TYPE = pa.list_(
     pa.struct([("text", pa.string()), ("credit", pa.string()), ("image_url", pa.string())])
@@ -195,6 +207,8 @@ class Warehouse:
         with self._transaction():
             self._insert("feed_fetches", rows, replace=True)
             for p in polls:
+                if p.skipped:  # not requested (gone, paused, Retry-After): state unchanged
+                    continue
                 ok = p.succeeded
                 # A 304 carries no new validators worth losing the old ones for.
                 keep_old = p.status == 304
@@ -264,6 +278,7 @@ class Warehouse:
                 "fetched_at": p["fetched_at"],
                 "run_id": run_id,
                 "error": p["error"],
+                **archive_fields(p),  # validators, charset, feed headline/date (schema 2)
             }
             for p in _last_by(pages, "url")
         ]
@@ -295,24 +310,56 @@ class Warehouse:
             finally:
                 self.con.unregister("_seen")
 
-    def raw_pages(
+    def archived_urls(
         self, *, source: str | None = None, since: datetime | None = None
-    ) -> list[dict[str, Any]]:
-        """Archived pages with HTML, for offline reprocessing (HTML decompressed)."""
+    ) -> list[str]:
+        """URLs of archived pages with HTML, per source oldest fetch first, for reprocessing.
+
+        Pages whose extraction failed are included: new code may extract them now."""
         rows = self.con.execute(
             """
-            SELECT r.url, r.final_url, r.source, r.html, r.fetched_at
-            FROM raw_pages r
-            WHERE r.html IS NOT NULL AND r.error IS NULL
-              AND (? IS NULL OR r.source = ?) AND (? IS NULL OR r.fetched_at >= ?)
-            ORDER BY r.fetched_at, r.url
+            SELECT url FROM raw_pages
+            WHERE html IS NOT NULL
+              AND (? IS NULL OR source = ?) AND (? IS NULL OR fetched_at >= ?)
+            ORDER BY source, fetched_at, url
             """,
             [source, source, since, since],
         ).fetchall()
-        return [
-            {"url": u, "final_url": f, "source": s, "content": gzip.decompress(h), "fetched_at": t}
-            for u, f, s, h, t in rows
-        ]
+        return [url for (url,) in rows]
+
+    def raw_pages(self, urls: Sequence[str]) -> list[dict[str, Any]]:
+        """Archived pages as the page dicts extraction takes (HTML decompressed), in ``urls``
+        order, each with the boilerplate set its fetching run applied (tasks/archive.py); asked
+        for a batch at a time so a large archive never sits in memory at once."""
+        rows = self.con.execute(
+            """
+            SELECT r.url, r.final_url, r.source, r.html, r.fetched_at, r.charset,
+                   r.entry_title, r.entry_published_at, s.entry_id, r.run_id, b.set_id,
+                   b.line_hashes
+            FROM raw_pages r
+            LEFT JOIN (SELECT url, source, min(entry_id) AS entry_id FROM seen_entries
+                       GROUP BY ALL) s USING (url, source)
+            LEFT JOIN (SELECT run_id, source, set_id, line_hashes
+                       FROM run_boilerplate JOIN boilerplate_sets USING (source, set_id)) b
+                   USING (run_id, source)
+            WHERE r.html IS NOT NULL AND r.url IN (SELECT unnest(?))
+            """,
+            [list(urls)],
+        ).fetchall()
+        found = {
+            row[0]: page_from_archive(**dict(zip(_ARCHIVE_KEYS, row, strict=True))) for row in rows
+        }
+        return [found[url] for url in urls if url in found]
+
+    def clear_page_errors(self, urls: Iterable[str]) -> None:
+        """Forget an old extraction error of pages that now gave an article (reprocess)."""
+        urls = list(urls)
+        if urls:
+            self.con.execute(
+                "UPDATE raw_pages SET error = NULL WHERE error IS NOT NULL "
+                "AND url IN (SELECT unnest(?))",
+                [urls],
+            )
 
     def mark_page_errors(self, errors: dict[str, str]) -> None:
         """Record why fetched pages gave no article (extraction empty, not an article…)."""
@@ -329,10 +376,15 @@ class Warehouse:
         run_id: str,
         rows: Sequence[dict[str, Any]],
         line_hashes: dict[str, list[str]] | None = None,
+        *,
+        touch_unchanged: bool = True,
     ) -> LoadCounts:
         """Upsert valid article rows: new ones inserted at version 1, changed content gets a new
         version, unchanged content only moves ``last_seen_at``. Idempotent for the same input.
-        An article keeps the source that first loaded it, whichever feed lists it later."""
+        An article keeps the source that first loaded it, whichever feed lists it later.
+
+        ``touch_unchanged=False`` (reprocessing the archive, where nothing was seen on the site)
+        leaves ``last_seen_at`` and ``run_id`` of unchanged articles alone."""
         rows = _last_by(rows, "article_id")
         if not rows:
             return LoadCounts()
@@ -375,8 +427,12 @@ class Warehouse:
                         version = CASE WHEN a.content_hash = excluded.content_hash
                                        THEN a.version ELSE a.version + 1 END,
                         content_hash = excluded.content_hash,
-                        last_seen_at = excluded.last_seen_at, run_id = excluded.run_id
-                    """
+                        last_seen_at = CASE WHEN ? OR a.content_hash <> excluded.content_hash
+                                            THEN excluded.last_seen_at ELSE a.last_seen_at END,
+                        run_id = CASE WHEN ? OR a.content_hash <> excluded.content_hash
+                                      THEN excluded.run_id ELSE a.run_id END
+                    """,
+                    [touch_unchanged, touch_unchanged],
                 )
                 changed = [k for k, v in status.items() if v != "unchanged"]
                 if changed:
@@ -533,7 +589,23 @@ class Warehouse:
 
 
 #: Functions run on the snapshot before it is published: (connection, catalog name).
-_PUBLISH_HOOKS: list[Any] = []
+_PUBLISH_HOOKS: list[Any] = [fts.build_index]  # analysts get a fresh BM25 index with each snapshot
+
+#: Columns ``raw_pages()`` reads, in order: the arguments of ``archive.page_from_archive``.
+_ARCHIVE_KEYS = (
+    "url",
+    "final_url",
+    "source",
+    "html",
+    "fetched_at",
+    "charset",
+    "entry_title",
+    "entry_published_at",
+    "entry_id",
+    "run_id",
+    "boilerplate_set",
+    "boilerplate",
+)
 
 _ARTICLE_INPUT = (
     "article_id",

@@ -18,7 +18,7 @@ with a route table that is easy to extend::
         srv.raw("/bytes", lambda handler: handler.wfile.write(b"HTTP/1.1 200 OK\\r\\n..."))
         srv.hang("/silent")                     # accept, then say nothing
         client.get(srv.url("/feed.xml"))
-        srv.requests  # every request received: method, path, headers
+        srv.requests  # every request received: method, path, headers (and a POST's body)
 
 Unknown paths get 404. Streaming routes stop when the client disconnects or the server stops,
 so a test that abandons a response never leaves a thread spinning. Use it as a context manager
@@ -50,6 +50,7 @@ class Request:
     method: str
     target: str  # path plus query, as sent
     headers: dict[str, str]
+    body: bytes = b""  # request body (POST), read in full before the route runs
 
     @property
     def path(self) -> str:
@@ -104,6 +105,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # The default listen backlog (5) overflows when a run polls a dozen feeds at once on a busy
+    # machine: the kernel then resets connections the handler never sees.
+    request_queue_size = 128
 
     def __init__(self, owner: LoopbackServer, host: str) -> None:
         self.owner = owner
@@ -131,12 +135,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802
         self._dispatch(send_body=False)
 
-    def _dispatch(self, send_body: bool) -> None:
+    def do_POST(self) -> None:  # noqa: N802  (webhook receivers: alert delivery tests)
+        length = int(self.headers.get("Content-Length") or 0)
+        self._dispatch(send_body=True, body=self.rfile.read(length) if length else b"")
+
+    def _dispatch(self, send_body: bool, body: bytes = b"") -> None:
         owner = self.server.owner
         req = Request(
             method=self.command,
             target=self.path,
             headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
         )
         owner._record(req)
         entry = owner._routes.get(req.path)
