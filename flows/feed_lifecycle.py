@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from newsflow.flows import steps
 from newsflow.schemas.config import Config, ConfigError, FetchConfig, SourceConfig
-from newsflow.tasks import feed_policy, feed_store
+from newsflow.tasks import alerts, feed_policy, feed_store
 from newsflow.tasks.feed_policy import FeedState, LifecyclePolicy, Transition
 from newsflow.tasks.feeds import FeedPoll, skipped_poll
 from newsflow.tasks.load import Warehouse
@@ -70,9 +70,7 @@ def poll_sources(
         futures[source.name] = steps.poll_feed.submit(
             source, config, (state.etag, state.last_modified), state.poll_url
         )
-    polls = [
-        skipped[s.name] if s.name in skipped else futures[s.name].result() for s in sources
-    ]
+    polls = [skipped[s.name] if s.name in skipped else futures[s.name].result() for s in sources]
 
     policy = lifecycle_policy(config.fetch)
     round_ = FeedRound(states=states)
@@ -99,18 +97,32 @@ def save_round(warehouse: Warehouse, run_id: str, round_: FeedRound, config: Con
     """Store the new states (after ``record_feed_polls``) and raise alerts for paused sources."""
     feed_store.save_states(warehouse, [t.state for t in round_.transitions.values()])
     for name in round_.paused:
-        alert_source_paused(config, run_id, name, round_.transitions[name].state.status_reason)
+        alert_source_paused(warehouse, config, run_id, round_.transitions[name].state)
 
 
-def alert_source_paused(config: Config, run_id: str, source: str, reason: str | None) -> None:
-    """HOOK for the data-quality alert path (tasks/alerts.py, issue 4): a source was just paused
-    after ``fetch.pause_after_errors`` failed polls in a row.
+def alert_source_paused(
+    warehouse: Warehouse, config: Config, run_id: str, state: FeedState
+) -> alerts.AlertReport:
+    """A source was just paused after ``fetch.pause_after_errors`` failed polls in a row: one
+    message through the data-quality alert path (apprise to ``[alerts] urls``, a
+    ``newsflow.source.paused`` Prefect event, an ``alert_log`` row). Never raises.
 
-    The pause is already recorded (``feed_fetches.error`` of the poll that caused it, and
-    ``feed_state.status``/``status_reason``); this logs it, and is where an alert through
-    ``config.alerts`` belongs once the alert module exists.
+    The pause itself is already recorded: ``feed_fetches.error`` of the poll that caused it and
+    ``feed_state.status``/``status_reason``.
     """
-    log.warning("source %s paused in run %s: %s", source, run_id, reason)
+    log.warning("source %s paused in run %s: %s", state.source, run_id, state.status_reason)
+    return alerts.alert_source_paused(
+        config.alerts.all_urls(),
+        source=state.source,
+        consecutive_failures=state.consecutive_errors,
+        run_id=run_id,
+        reason=state.status_reason,
+        feed_url=state.poll_url,
+        resume_hint=f"newsflow run --reset-source {state.source}",
+        con=warehouse.con,
+        attempts=config.alerts.delivery_attempts,
+        retry_delay_s=config.alerts.retry_delay_s,
+    )
 
 
 def reset_sources(config: Config, db: str | None, names: Sequence[str]) -> list[str]:

@@ -24,6 +24,7 @@ from lxml.html import HtmlElement
 
 from newsflow.schemas.records import ExtractedArticle
 from newsflow.tasks.boilerplate import line_hash, strip_boilerplate
+from newsflow.tasks.charset import decode_html
 from newsflow.tasks.clean import clean_lines, is_title_echo, title_keys
 from newsflow.tasks.clean_captions import candidate_elements, collect_captions, page_prose
 from newsflow.tasks.clean_jsonld import jsonld_body_lines
@@ -219,16 +220,22 @@ def _maybe_reset_caches() -> None:
 
 
 def extract_article(
-    html: bytes | str, url: str, *, boilerplate: frozenset[str] = frozenset()
+    html: bytes | str,
+    url: str,
+    *,
+    boilerplate: frozenset[str] = frozenset(),
+    charset: str | None = None,
 ) -> ExtractedArticle:
     """Extract and clean one article page. Never raises: failures come back as ``error``.
 
     ``boilerplate`` holds the line hashes learnt for the page's source
     (``boilerplate.learn_boilerplate``); body lines with those hashes are removed. ``line_hashes``
     in the result are taken before that removal, so the caller can keep learning from every article.
+    ``charset`` is the HTTP header's label, if any: bytes are decoded by ``charset.decode_html``,
+    which knows when headers and ``<meta>`` lie.
     """
     try:
-        return _extract(html, url, boilerplate)
+        return _extract(html, url, boilerplate, charset)
     except (
         Exception
     ) as exc:  # the contract: a bad page is a record with a reason, never a crashed batch
@@ -237,7 +244,9 @@ def extract_article(
         )
 
 
-def _extract(html: bytes | str, url: str, boilerplate: frozenset[str]) -> ExtractedArticle:
+def _extract(
+    html: bytes | str, url: str, boilerplate: frozenset[str], charset: str | None = None
+) -> ExtractedArticle:
     import trafilatura
     from trafilatura.metadata import extract_metadata
 
@@ -250,6 +259,7 @@ def _extract(html: bytes | str, url: str, boilerplate: frozenset[str]) -> Extrac
         reason = _sniff_binary(html)
         if reason:
             return ExtractedArticle(url=url, error=reason)
+        html = decode_html(html, charset).text
     elif "\x00" in html[:4096]:
         return ExtractedArticle(url=url, error="not HTML: binary content (NUL characters)")
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+
 from newsflow.schemas.records import FeedEntry, FetchResult
 
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
@@ -48,10 +49,31 @@ class FeedPoll:
     entries: list[FeedEntry]
     error: str | None  # the poll gave nothing usable
     warning: str | None = None  # it did, but something was off (a malformed feed with entries)
+    # What the feed lifecycle (tasks/feed_policy) needs to know about the answer:
+    redirects: list[tuple[int, str]] = field(default_factory=list)  # (status, location) per hop
+    retry_after: str | None = None  # the Retry-After header, as sent
+    skipped: bool = False  # not requested at all this run (gone, paused, Retry-After); see error
 
     @property
     def succeeded(self) -> bool:
         return self.error is None and self.status in (200, 304)
+
+
+def skipped_poll(source: str, feed_url: str, reason: str, when: datetime) -> FeedPoll:
+    """The ``feed_fetches`` record of a poll the lifecycle did not send, with its reason."""
+    return FeedPoll(
+        source=source,
+        feed_url=feed_url,
+        fetched_at=when,
+        status=None,
+        etag=None,
+        last_modified=None,
+        bytes=0,
+        elapsed_ms=0,
+        entries=[],
+        error=reason,
+        skipped=True,
+    )
 
 
 def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
@@ -91,12 +113,19 @@ def parse_feed(content: bytes, source: str, *, url: str, content_type: str = "")
             return ParsedFeed(error=f"malformed: {_describe(problem)}")
         return ParsedFeed()
     entries = _entries(raw_entries, source, url)
+    if not entries and problem is not None:  # e.g. cut off inside its first <item>
+        return ParsedFeed(error=f"malformed: {_describe(problem)} (no entry with a link)")
     warning = f"malformed but usable: {_describe(problem)}" if problem is not None else None
     return ParsedFeed(entries=entries, warning=warning)
 
 
-def poll_result(source: str, feed_url: str, fetched: FetchResult, fetched_at: datetime) -> FeedPoll:
-    """Turn the HTTP answer for a feed into a FeedPoll (entries, or a reason why none)."""
+def poll_result(
+    source: str, feed_url: str, fetched: FetchResult, fetched_at: datetime, *, attempts: int = 1
+) -> FeedPoll:
+    """Turn the HTTP answer for a feed into a FeedPoll (entries, or a reason why none).
+
+    ``attempts`` > 1 means transient failures were retried; a failure then says so.
+    """
     entries: list[FeedEntry] = []
     error = fetched.error
     warning = None
@@ -110,6 +139,8 @@ def poll_result(source: str, feed_url: str, fetched: FetchResult, fetched_at: da
             entries, error, warning = parsed.entries, parsed.error, parsed.warning
         else:
             error = f"http_{fetched.status}: the feed answered HTTP {fetched.status}"
+    if error is not None and attempts > 1:
+        error += f" (after {attempts} attempts)"
     return FeedPoll(
         source=source,
         feed_url=feed_url,
@@ -122,6 +153,8 @@ def poll_result(source: str, feed_url: str, fetched: FetchResult, fetched_at: da
         entries=entries,
         error=error,
         warning=warning,
+        redirects=list(fetched.redirects),
+        retry_after=fetched.headers.get("retry-after"),
     )
 
 

@@ -67,9 +67,9 @@ def article_row(
     }
 
 
-def _extract_one(args: tuple[bytes, str, frozenset[str]]) -> ExtractedArticle:
-    html, url, boilerplate = args
-    return extract_article(html, url, boilerplate=boilerplate)
+def _extract_one(args: tuple[bytes, str, frozenset[str], str | None]) -> ExtractedArticle:
+    html, url, boilerplate, charset = args
+    return extract_article(html, url, boilerplate=boilerplate, charset=charset)
 
 
 def extract_many(
@@ -81,7 +81,8 @@ def extract_many(
     """Extract pages (dicts with ``content``, ``final_url``, ``source``), order kept."""
     boilerplate = boilerplate or {}
     jobs = [
-        (p["content"], p["final_url"], boilerplate.get(p["source"], frozenset())) for p in pages
+        (p["content"], p["final_url"], boilerplate.get(p["source"], frozenset()), p.get("charset"))
+        for p in pages
     ]
     if executor is None:
         return [_extract_one(job) for job in jobs]

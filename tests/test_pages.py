@@ -1,0 +1,81 @@
+"""Page fetching (tasks/pages.py) over real loopback servers: outcomes, retries, throttled hosts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from newsflow.schemas.records import FeedEntry, FetchResult
+from newsflow.tasks.http import FetchPolicy, HttpClient
+from newsflow.tasks.pages import fetch_pages, page_outcome
+from newsflow.tasks.retry import RetryPolicy
+from tests.servers import LoopbackServer, Response, start_server_fixture  # noqa: F401
+
+HTML = "<!doctype html><html><body><p>hello</p></body></html>"
+
+
+def _entry(url: str) -> FeedEntry:
+    return FeedEntry(source="s", entry_id=url, url=url)
+
+
+def _result(content: bytes, content_type: str = "text/html; charset=iso-8859-1") -> FetchResult:
+    return FetchResult(
+        url="https://x/a",
+        final_url="https://x/a",
+        status=200,
+        content=content,
+        headers={"content-type": content_type},
+    )
+
+
+def test_binary_body_labelled_html_is_recorded_not_kept():
+    out = page_outcome(_entry("https://x/a"), _result(b"%PDF-1.4\n..."), datetime.now(UTC))
+    assert out["error"] == (
+        "binary: the page is labelled text/html but the body is a PDF document; skipped"
+    )
+    assert out["content"] is None and out["transient"] is False
+
+
+def test_the_header_charset_travels_with_the_page():
+    out = page_outcome(_entry("https://x/a"), _result(HTML.encode()), datetime.now(UTC))
+    assert out["error"] is None and out["charset"] == "iso-8859-1"
+
+
+def test_failure_after_retries_says_so():
+    failed = FetchResult(url="u", final_url="u", status=502)
+    out = page_outcome(_entry("https://x/a"), failed, datetime.now(UTC), attempts=3)
+    assert out["error"] == "http_502: the page answered HTTP 502 (after 3 attempts)"
+    assert out["transient"] is True
+
+
+def _fetch_all(servers: list[LoopbackServer], urls: list[str], retries: int = 2):
+    client = HttpClient(FetchPolicy(allow_private=tuple(s.host_port for s in servers)))
+    with client:
+        return fetch_pages(
+            [_entry(u) for u in urls],
+            lambda url: client.get(url),
+            per_host_delay_s=0.0,
+            retry=RetryPolicy(retries=retries, backoff_s=0.01),
+        )
+
+
+def test_pages_retry_transient_failures_only(start_server):
+    srv = start_server()
+    srv.sequence("/flap", [Response(503), Response(200, HTML)])
+    srv.add("/gone", status=404)
+    out = _fetch_all([srv], [srv.url("/flap"), srv.url("/gone")])
+    assert [o["error"] for o in out] == [None, "http_404: the page answered HTTP 404"]
+    assert (srv.hits("/flap"), srv.hits("/gone")) == (2, 1)
+
+
+def test_a_host_that_throttles_is_not_asked_again_in_the_run(start_server):
+    slow, other = start_server(), start_server()
+    slow.add("/a", status=429, headers={"Retry-After": "30"})
+    slow.add("/b", HTML)
+    other.add("/c", HTML)
+    out = _fetch_all([slow, other], [slow.url("/a"), slow.url("/b"), other.url("/c")])
+    errors = [o["error"] for o in out]
+    assert errors[0] == "http_429: the page answered HTTP 429"
+    assert errors[1].startswith("throttled: the host answered HTTP 429 (Retry-After: 30)")
+    assert out[1]["transient"] is True  # tried again on a later run
+    assert errors[2] is None  # other hosts carry on
+    assert (slow.hits("/a"), slow.hits("/b"), other.hits("/c")) == (1, 0, 1)
