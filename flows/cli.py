@@ -7,6 +7,7 @@ exit with the documented code; tracebacks are for bugs only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -228,6 +229,10 @@ def _cmd_query(args: argparse.Namespace) -> int:
         _error(f"{args.db}: no such warehouse file (run `newsflow demo` or `newsflow run` first)")
         return EXIT_BAD_CONFIG
     with duckdb.connect(args.db, read_only=True) as con:
+        with contextlib.suppress(Exception):  # fts_main_articles.match_bm25 needs it
+            from newsflow.tasks.fts import load_fts
+
+            load_fts(con)
         try:
             relation = con.sql(args.sql)
         except duckdb.Error as exc:

@@ -14,6 +14,7 @@ import pytest
 from newsflow.examples.server import demo_site_root, start_demo_site
 from newsflow.flows.demo import demo_config
 from newsflow.flows.ingest import ingest
+from newsflow.tasks.urls import article_id
 
 MANIFEST = json.loads((demo_site_root() / "manifest.json").read_text())
 REAL_ARTICLES = [m for m in MANIFEST if m["kind"] in ("article", "wire_copy")]
@@ -122,13 +123,22 @@ def test_caption_only_404_and_pdf_are_accounted_for(demo_runs, con):
     assert pdf.startswith("not_html") and "application/pdf" in pdf
 
 
-def test_the_same_article_in_two_feeds_is_one_row(con):
+def test_the_same_article_in_two_feeds_is_one_row(demo_runs, con):
     cross = next(m for m in MANIFEST if m["kind"] == "cross_feed")
     rows = con.execute(
-        "SELECT source, url FROM articles WHERE title = ?", [cross["title"]]
+        "SELECT article_id, source, url FROM articles WHERE title = ?", [cross["title"]]
     ).fetchall()
     assert len(rows) == 1
-    assert "utm_" not in rows[0][1]
+    assert "utm_" not in rows[0][2]
+    # the partner feed links it with utm_ tracking; the owner's feed lists it too
+    linked = cross["url"].replace("{{BASE}}", demo_runs["base"])
+    canonical = cross["canonical_url"].replace("{{BASE}}", demo_runs["base"])
+    assert "utm_source=" in linked and linked != canonical
+    assert rows[0] == (article_id(canonical), "harbor-gazette", canonical)  # first source keeps it
+    fetched = con.execute(
+        "SELECT count(*) FROM raw_pages WHERE final_url LIKE ?", [f"{canonical}%"]
+    ).fetchone()
+    assert fetched == (1,)  # and its page was fetched once
 
 
 def test_rerun_changes_nothing_and_records_the_poll(demo_runs, con):
