@@ -1,0 +1,82 @@
+"""The writer guard: the Prefect writer slot and DuckDB's lock, each making a second writer
+wait and then fail with a message naming the file and the holder, before writing anything."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import duckdb
+import pytest
+from prefect.concurrency.sync import concurrency
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from newsflow.flows.writer import (
+    WRITER_LIMIT,
+    ensure_writer_limit,
+    open_for_writing,
+    prefect_api_configured,
+)
+from newsflow.tasks.load import WarehouseLocked, working_path
+
+HOLD_WORKING_FILE = r"""
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+sys.stdin.read()  # until the test closes our stdin
+"""
+
+
+def _limit():
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
+
+
+def test_the_writer_slot_makes_a_second_writer_fail_cleanly(prefect_harness, tmp_path):
+    db = tmp_path / "news.duckdb"
+    ensure_writer_limit()
+    ensure_writer_limit()  # idempotent
+    assert _limit().limit == 1
+
+    with (
+        concurrency(WRITER_LIMIT, occupy=1, strict=True),  # another run is writing
+        pytest.raises(WarehouseLocked) as caught,
+        open_for_writing(db, lock_timeout_s=1.5),
+    ):
+        pytest.fail("opened a warehouse whose writer slot is taken")
+    message = str(caught.value)
+    assert str(working_path(db)) in message
+    assert WRITER_LIMIT in message and "held by" in message
+    assert not working_path(db).exists() and not db.exists()  # nothing written
+
+    with open_for_writing(db, lock_timeout_s=5) as warehouse:  # free again
+        assert _limit().active_slots == 1
+        assert warehouse.published == db
+        with duckdb.connect(str(db), read_only=True) as analyst:  # the empty first snapshot
+            assert analyst.execute("SELECT count(*) FROM articles").fetchone() == (0,)
+    assert _limit().active_slots == 0
+
+
+def test_without_a_server_duckdb_lock_is_the_guard(tmp_path):
+    db = tmp_path / "news.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WORKING_FILE, str(working_path(db))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with temporary_settings(restore_defaults={PREFECT_API_URL}):
+            assert not prefect_api_configured()
+            with pytest.raises(WarehouseLocked) as caught, open_for_writing(db, lock_timeout_s=1):
+                pytest.fail("opened a working file another process holds")
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    message = str(caught.value)
+    assert str(working_path(db)) in message
+    assert f"PID {holder.pid}" in message
+    assert not db.exists()
