@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from newsflow.flows import console, feed_lifecycle, quality, steps
 from newsflow.flows.writer import open_for_writing
 from newsflow.schemas.config import Config, load_config
 from newsflow.schemas.records import FeedEntry
-from newsflow.tasks import archive, refetch
+from newsflow.tasks import archive, refetch, transform
 from newsflow.tasks.boilerplate import learn_boilerplate
 from newsflow.tasks.feeds import FeedPoll
 from newsflow.tasks.load import LoadCounts, Warehouse
@@ -142,12 +143,22 @@ def ingest(
             rechecks = refetch.due_for_recheck(
                 warehouse, config.fetch, [s.name for s in sources], datetime.now(UTC)
             )
-            with console.progress("Fetching pages", len(entries) + len(rechecks)) as bar:
-                for batch in _batches(entries, config.fetch.batch_size):
-                    process_batch(warehouse, run_id, batch, config, boilerplate, summary, bar)
-                for batch in _batches(rechecks.entries, config.fetch.batch_size):
-                    args = (warehouse, run_id, batch, config, boilerplate, summary, bar)
-                    process_batch(*args, conditional=rechecks.headers)
+            size = config.fetch.batch_size
+            jobs = [(batch, None) for batch in _batches(entries, size)]
+            jobs += [(batch, rechecks.headers) for batch in _batches(rechecks.entries, size)]
+            frames: list[Any] = []  # each batch's checked rows, for one Data Docs page per run
+            pages = len(entries) + len(rechecks)
+            with (
+                console.progress("Fetching pages", pages) as bar,
+                transform.extraction_pool(pages) as pool,
+            ):
+                run_batches(
+                    warehouse, run_id, jobs, config, boilerplate, summary, bar, pool, frames
+                )
+            if frames:
+                with summary.timed("validate"):
+                    docs = quality.data_docs_dir(config, warehouse.published)
+                    steps.document_row_checks(frames, docs, run_id)
             with summary.timed("clusters"):
                 steps.cluster_stories(warehouse, run_id)
 
@@ -170,29 +181,45 @@ def ingest(
     return summary
 
 
-def process_batch(
+Job = tuple[list[FeedEntry], dict[str, dict[str, str]] | None]
+
+
+def run_batches(
     warehouse: Warehouse,
     run_id: str,
-    batch: list[FeedEntry],
+    jobs: list[Job],
     config: Config,
     boilerplate: dict[str, frozenset[str]],
     summary: RunSummary,
     bar: Any,
-    conditional: dict[str, dict[str, str]] | None = None,
+    pool: Executor | None,
+    frames: list[Any],
 ) -> None:
-    """One batch of pages through fetch → extract → validate → load. ``conditional``: the batch
-    re-checks known pages (tasks/refetch.py); only those that changed go on."""
-    with summary.timed("fetch"):
-        fetched = steps.fetch_batch(
+    """Batches of pages through fetch → extract → validate → load, the next batch's pages
+    downloading while this one is extracted and loaded. Each job is a batch of entries and,
+    for re-checks of known pages (tasks/refetch.py), their conditional headers; only re-checked
+    pages that changed go on. At most two batches of HTML are in memory at once."""
+
+    def fetch(job: Job) -> Any:
+        batch, conditional = job
+        return steps.fetch_batch.submit(
             batch, config, on_done=lambda _page: bar.advance(), conditional=conditional
         )
-    summary.pages_fetched += len(fetched)
-    if conditional is not None:
-        fetched = refetch.keep_changed(warehouse, fetched)
-    with summary.timed("archive"):
-        warehouse.save_pages(run_id, fetched)
-    summary.page_errors.update({p["url"]: p["error"] for p in fetched if p["error"]})
-    extract_and_load(warehouse, run_id, fetched, config, boilerplate, summary)
+
+    pending = fetch(jobs[0]) if jobs else None
+    for index, (_batch, conditional) in enumerate(jobs):
+        with summary.timed("fetch"):  # time spent waiting for pages, not hidden behind work
+            fetched = pending.result()
+        pending = fetch(jobs[index + 1]) if index + 1 < len(jobs) else None
+        summary.pages_fetched += len(fetched)
+        if conditional is not None:
+            fetched = refetch.keep_changed(warehouse, fetched)
+        with summary.timed("archive"):
+            warehouse.save_pages(run_id, fetched)
+        summary.page_errors.update({p["url"]: p["error"] for p in fetched if p["error"]})
+        extract_and_load(
+            warehouse, run_id, fetched, config, boilerplate, summary, pool=pool, frames=frames
+        )
 
 
 def extract_and_load(
@@ -204,16 +231,23 @@ def extract_and_load(
     summary: RunSummary,
     *,
     touch_unchanged: bool = True,
+    pool: Executor | None = None,
+    frames: list[Any] | None = None,
 ) -> None:
     """Fetched (or archived) pages through extract → validate → load: the path ``ingest`` and
-    ``reprocess`` share, so both give the same rows for the same HTML."""
+    ``reprocess`` share, so both give the same rows for the same HTML.
+
+    With ``frames``, the checked rows are collected there for one Data Docs page at the end of
+    the run; without, this validation goes into the Data Docs itself."""
     with summary.timed("extract"):
-        rows, extract_errors, line_hashes = steps.extract_batch(fetched, boilerplate)
+        rows, extract_errors, line_hashes = steps.extract_batch(fetched, boilerplate, pool)
     warehouse.mark_page_errors(extract_errors)
     summary.page_errors.update(extract_errors)
     with summary.timed("validate"):
-        docs = quality.data_docs_dir(config, warehouse.published)
+        docs = None if frames is not None else quality.data_docs_dir(config, warehouse.published)
         outcome = steps.validate_batch(rows, config, docs, run_id)
+        if frames is not None:
+            frames.append(outcome.frame)
     with summary.timed("load"):
         summary.loaded += steps.load_batch(
             warehouse, run_id, outcome, line_hashes, touch_unchanged=touch_unchanged

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from newsflow.schemas.config import Config, SourceConfig
 from newsflow.schemas.records import FeedEntry
-from newsflow.tasks import feeds, pages, refetch, story_store, thresholds, transform
+from newsflow.tasks import feeds, pages, refetch, story_store, thresholds, transform, validate
 from newsflow.tasks.http import FetchPolicy, HttpClient
 from newsflow.tasks.load import LoadCounts, Warehouse
 from newsflow.tasks.retry import fetch_with_retries, retry_policy
@@ -112,20 +113,19 @@ def fetch_batch(
 
 @task(name="extract-pages", cache_policy=NO_CACHE)
 def extract_batch(
-    fetched: Sequence[dict[str, Any]], boilerplate: Mapping[str, frozenset[str]]
+    fetched: Sequence[dict[str, Any]],
+    boilerplate: Mapping[str, frozenset[str]],
+    executor: Executor | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, list[str]]]:
-    """Extract and clean the HTML pages of a batch.
+    """Extract and clean the HTML pages of a batch, on ``executor`` (the run's process pool)
+    when given, else on a pool of its own if the batch is worth one.
 
     Returns article rows, the pages that gave no article (url → reason), and each article's
     line hashes for per-source boilerplate learning.
     """
     html_pages = [p for p in fetched if p.get("content")]
-    pool = transform.make_pool(len(html_pages))
-    try:
+    with transform.extraction_pool(len(html_pages), executor) as pool:
         extracted = transform.extract_many(html_pages, boilerplate, executor=pool)
-    finally:
-        if pool is not None:
-            pool.shutdown()
     rows: list[dict[str, Any]] = []
     errors: dict[str, str] = {}
     line_hashes: dict[str, list[str]] = {}
@@ -167,6 +167,12 @@ def validate_batch(
         data_docs_dir=data_docs_dir,
         run_id=run_id,
     )
+
+
+@task(name="document-row-checks", cache_policy=NO_CACHE)
+def document_row_checks(frames: Sequence[Any], data_docs_dir: Path, run_id: str) -> Path | None:
+    """The run's row checks, every batch's rows, as one page of the Data Docs site."""
+    return validate.document_row_checks(frames, data_docs_dir=data_docs_dir, run_id=run_id)
 
 
 @task(name="load-articles", cache_policy=NO_CACHE)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from multiprocessing import get_context
 from typing import Any
@@ -91,8 +92,23 @@ def extract_many(
 
 
 def make_pool(pages: int) -> ProcessPoolExecutor | None:
-    """A process pool when the batch is worth one; spawn, not fork: the parent runs threads."""
+    """A process pool when the work is worth one; spawn, not fork: the parent runs threads."""
     cores = os.cpu_count() or 1
     if pages < POOL_THRESHOLD or cores < 2:
         return None
     return ProcessPoolExecutor(max_workers=cores, mp_context=get_context("spawn"))
+
+
+@contextmanager
+def extraction_pool(pages: int, given: Executor | None = None) -> Iterator[Executor | None]:
+    """``given`` if there is one (a run starts its pool once), else a pool for these pages
+    alone if they are worth one, shut down afterwards."""
+    if given is not None:
+        yield given
+        return
+    pool = make_pool(pages)
+    try:
+        yield pool
+    finally:
+        if pool is not None:
+            pool.shutdown()

@@ -22,7 +22,7 @@ import re
 import string
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
@@ -55,6 +55,9 @@ class ValidationOutcome:
     rejected: list[Rejection]
     results: list[dict]  # suite, check, severity, success, observed (JSON str), unexpected_count
     data_docs_page: Path | None = field(default=None)  # this run's page, when Data Docs are built
+    # The checked columns (long text cut short), so a run validated in several batches can be
+    # documented once at its end (``document_row_checks``) instead of once per batch.
+    frame: pd.DataFrame | None = field(default=None, repr=False)
 
 
 # --------------------------------------------------------------------------- suite and thresholds
@@ -353,6 +356,9 @@ def _result_row(
     }
 
 
+#: How much of each body the Data Docs frame keeps: enough to show, not the whole run's text.
+_DOCS_TEXT_CHARS = 200
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -419,6 +425,33 @@ def validate_articles(
         Rejection(record=rows[index], failed_checks=failed[index], details=details[index])
         for index in sorted(failed)
     ]
+    docs_frame = frame.assign(body_text=frame["body_text"].str.slice(0, _DOCS_TEXT_CHARS))
     return ValidationOutcome(
-        valid=valid, rejected=rejected, results=results, data_docs_page=run.docs_page
+        valid=valid,
+        rejected=rejected,
+        results=results,
+        data_docs_page=run.docs_page,
+        frame=docs_frame,
     )
+
+
+def document_row_checks(
+    frames: Sequence[pd.DataFrame], *, data_docs_dir: Path, run_id: str | None = None
+) -> Path | None:
+    """One Data Docs page for a whole run's row checks, from the frames its batches checked.
+
+    Building Data Docs costs more than validating a batch, so a run of many batches validates
+    each without docs and calls this once at the end: one page per run, every row on it.
+    """
+    frames = [f for f in frames if f is not None and len(f)]
+    if not frames:
+        return None
+    from newsflow.tasks.gx_context import run_suite
+
+    frame = pd.concat(frames, ignore_index=True)
+    frame[KEY_COLUMN] = range(len(frame))
+    suite = load_suite(ROW_SUITE)
+    run = run_suite(
+        frame, suite, key_columns=[KEY_COLUMN, "url"], data_docs_dir=data_docs_dir, run_name=run_id
+    )
+    return run.docs_page
