@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  re-poll, all 304: flow {r['elapsed_s']:.2f} s, process wall {repoll['wall_s']:.1f} s, "
         f"pages fetched {r['pages_fetched']}"
     )
+    print("    re-poll stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in r["stage_s"].items()))
     return 0
 
 

@@ -106,7 +106,13 @@ def connect_with_wait(path: Path, timeout_s: float) -> duckdb.DuckDBPyConnection
 
 
 # Nothing is downloaded at run time: extensions come from pip packages only.
-_OFFLINE = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+_OFFLINE = {
+    "autoinstall_known_extensions": "false",
+    "autoload_known_extensions": "false",
+    # DuckDB caches up to 80 % of RAM by default; the pipeline streams batches and DuckDB
+    # spills what does not fit, so a fixed cap keeps a run's memory flat as the warehouse grows.
+    "memory_limit": "256MB",
+}
 
 
 def _lock_holder(message: str) -> str:
