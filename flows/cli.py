@@ -18,12 +18,17 @@ from newsflow import __version__
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 DEMO_PORT = 8765
 
-EXAMPLE_QUERIES = """\
-  newsflow query --db {db} "SELECT source, count(*) AS articles, round(avg(word_count)) AS words FROM articles GROUP BY ALL"
-  newsflow query --db {db} "SELECT title, authors, published_at, len(captions) AS photos FROM articles ORDER BY published_at DESC LIMIT 5"
-  newsflow query --db {db} "SELECT url, failed_checks FROM rejected_articles"
-  newsflow query --db {db} "SELECT url, error FROM raw_pages WHERE error IS NOT NULL"
-"""
+EXAMPLE_QUERIES = "\n".join(
+    f'  newsflow query --db {{db}} "{sql}"'
+    for sql in (
+        "SELECT source, count(*) AS articles, round(avg(word_count)) AS words "
+        "FROM articles GROUP BY ALL",
+        "SELECT title, authors, published_at, len(captions) AS photos "
+        "FROM articles ORDER BY published_at DESC LIMIT 5",
+        "SELECT url, failed_checks FROM rejected_articles",
+        "SELECT url, error FROM raw_pages WHERE error IS NOT NULL",
+    )
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -59,8 +59,6 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import requests
 import urllib3.exceptions as u3exc
-from newsflow.schemas.records import FetchResult
-from newsflow.tasks.addresses import AllowList, describe, normalise_host, parse_allow_private
 from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
@@ -69,6 +67,9 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.connection import _set_socket_options, allowed_gai_family
 from urllib3.util.timeout import _DEFAULT_TIMEOUT
+
+from newsflow.schemas.records import FetchResult
+from newsflow.tasks.addresses import AllowList, describe, normalise_host, parse_allow_private
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024

@@ -227,8 +227,9 @@ class Warehouse:
                         feed_url = excluded.feed_url,
                         etag = CASE WHEN ? THEN coalesce(excluded.etag, s.etag)
                                     WHEN ? THEN excluded.etag ELSE s.etag END,
-                        last_modified = CASE WHEN ? THEN coalesce(excluded.last_modified, s.last_modified)
-                                             WHEN ? THEN excluded.last_modified ELSE s.last_modified END,
+                        last_modified = CASE
+                            WHEN ? THEN coalesce(excluded.last_modified, s.last_modified)
+                            WHEN ? THEN excluded.last_modified ELSE s.last_modified END,
                         last_polled_at = excluded.last_polled_at,
                         last_success_at = coalesce(excluded.last_success_at, s.last_success_at),
                         consecutive_errors = CASE WHEN ? THEN 0 ELSE s.consecutive_errors + 1 END
@@ -562,13 +563,14 @@ class Warehouse:
                     self.con.execute(f'INSERT INTO snapshot.{table} SELECT * FROM "{own}".{table}')
                 # Page outcomes without the HTML: analysts see every error, not the archive.
                 self.con.execute(
-                    f'INSERT INTO snapshot.raw_pages SELECT * REPLACE (NULL::BLOB AS html) FROM "{own}".raw_pages'
+                    "INSERT INTO snapshot.raw_pages "
+                    f'SELECT * REPLACE (NULL::BLOB AS html) FROM "{own}".raw_pages'
                 )
                 for table in _INTERNAL_TABLES:
                     self.con.execute(f"DROP TABLE snapshot.{table}")
                 self.con.execute(
-                    "COMMENT ON TABLE snapshot.raw_pages IS 'Every article page fetched, with status "
-                    "and error; the HTML itself stays in the working file (html is NULL here).'"
+                    "COMMENT ON TABLE snapshot.raw_pages IS 'Every article page fetched, with "
+                    "status and error; the HTML itself stays in the working file (NULL here).'"
                 )
             for hook in _PUBLISH_HOOKS:
                 hook(self.con, "snapshot")

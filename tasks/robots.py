@@ -33,8 +33,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from newsflow.tasks.http import HttpClient
 from protego import Protego
+
+from newsflow.tasks.http import HttpClient
 
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 §2.5: parse at least 500 KiB
 _TOKEN = re.compile(r"[A-Za-z_-]+")

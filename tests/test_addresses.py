@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from newsflow.tasks.addresses import describe, is_allowed, parse_allow_private, refusal_reason
 
 REFUSED = {

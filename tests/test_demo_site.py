@@ -18,6 +18,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
+
 from newsflow.examples.build_demo_site import build_site
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -15,8 +15,8 @@ import tracemalloc
 from collections.abc import Callable
 
 import pytest
-from newsflow.tasks.http import FetchPolicy, HttpClient
 
+from newsflow.tasks.http import FetchPolicy, HttpClient
 from tests.servers import (
     LoopbackServer,
     Request,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
 from newsflow.tasks.http import FetchPolicy, HttpClient
 from newsflow.tasks.robots import RobotsCache, host_key, product_token, robots_url
-
 from tests.servers import (
     LoopbackServer,
     loopback_server_fixture,  # noqa: F401 - registers the loopback_server fixture
