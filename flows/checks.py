@@ -69,7 +69,7 @@ def checks(
             summary.alerts = quality.alert_summaries(report)
             counts = {"checks_failed": len(summary.checks_failed)}
             warehouse.finish_run(summary.run_id, summary.status, counts, report.failure_message)
-            warehouse.publish()
+            warehouse.publish(articles_changed=False)  # checks never touch articles
         except BaseException as exc:
             warehouse.finish_run(summary.run_id, "failed", {}, f"{type(exc).__name__}: {exc}")
             raise

@@ -5,13 +5,15 @@ poll feeds → keep new entries → fetch pages → extract and clean → valida
 
 from __future__ import annotations
 
+import contextvars
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from prefect import flow
@@ -176,7 +178,7 @@ def ingest(
             summary.alerts = quality.alert_summaries(report)
             warehouse.finish_run(run_id, summary.status, summary.counts(), report.failure_message)
             with summary.timed("publish"):
-                warehouse.publish()
+                warehouse.publish(articles_changed=summary.pages_fetched > 0)
         except BaseException as exc:
             warehouse.finish_run(run_id, "failed", summary.counts(), f"{type(exc).__name__}: {exc}")
             raise
@@ -205,26 +207,46 @@ def run_batches(
     for re-checks of known pages (tasks/refetch.py), their conditional headers; only re-checked
     pages that changed go on. At most two batches of HTML are in memory at once."""
 
-    def fetch(job: Job) -> Any:
+    def fetch(job: Job) -> Future[list[dict[str, Any]]]:
+        # A plain thread running the task in this flow's context: a task run like any other,
+        # but unlike ``.submit`` nothing keeps each batch's HTML alive after it is used
+        # (measured: ``.submit`` futures grew the run by megabytes per batch).
         batch, conditional = job
-        return steps.fetch_batch.submit(
-            batch, config, on_done=lambda _page: bar.advance(), conditional=conditional
-        )
+        call = partial(steps.fetch_batch, batch, config, lambda _page: bar.advance(), conditional)
+        return prefetcher.submit(contextvars.copy_context().run, call)
 
-    pending = fetch(jobs[0]) if jobs else None
-    for index, (_batch, conditional) in enumerate(jobs):
-        with summary.timed("fetch"):  # time spent waiting for pages, not hidden behind work
-            fetched = pending.result()
-        pending = fetch(jobs[index + 1]) if index + 1 < len(jobs) else None
-        summary.pages_fetched += len(fetched)
-        if conditional is not None:
-            fetched = refetch.keep_changed(warehouse, fetched)
-        with summary.timed("archive"):
-            warehouse.save_pages(run_id, fetched)
-        summary.page_errors.update({p["url"]: p["error"] for p in fetched if p["error"]})
-        extract_and_load(
-            warehouse, run_id, fetched, config, boilerplate, summary, pool=pool, frames=frames
-        )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsflow-prefetch") as prefetcher:
+        pending = fetch(jobs[0]) if jobs else None
+        for index, (_batch, conditional) in enumerate(jobs):
+            with summary.timed("fetch"):  # time spent waiting for pages, not hidden behind work
+                fetched = pending.result()
+            pending = fetch(jobs[index + 1]) if index + 1 < len(jobs) else None
+            args = (config, boilerplate, summary, pool, frames)
+            process_fetched(warehouse, run_id, fetched, conditional, *args)
+
+
+def process_fetched(
+    warehouse: Warehouse,
+    run_id: str,
+    fetched: list[dict[str, Any]],
+    conditional: dict[str, dict[str, str]] | None,
+    config: Config,
+    boilerplate: dict[str, frozenset[str]],
+    summary: RunSummary,
+    pool: Executor | None,
+    frames: list[Any],
+) -> None:
+    """One fetched batch: archive, then extract → validate → load. Re-checked pages that did
+    not change stop after the archive."""
+    summary.pages_fetched += len(fetched)
+    if conditional is not None:
+        fetched = refetch.keep_changed(warehouse, fetched)
+    with summary.timed("archive"):
+        warehouse.save_pages(run_id, fetched)
+    summary.page_errors.update({p["url"]: p["error"] for p in fetched if p["error"]})
+    extract_and_load(
+        warehouse, run_id, fetched, config, boilerplate, summary, pool=pool, frames=frames
+    )
 
 
 def extract_and_load(

@@ -17,6 +17,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ SNAPSHOT_TABLES = (
     "alert_state",
     "alert_log",
 )
+
+#: What an idle tick's publish leaves as it was (and the full-text index built on them).
+_ARTICLE_TABLES = ("articles", "article_versions", "story_clusters")
 
 #: Pipeline bookkeeping that analysts do not need.
 _INTERNAL_TABLES = (
@@ -545,27 +549,39 @@ class Warehouse:
 
     # -- publishing ---------------------------------------------------------------------------
 
-    def publish(self) -> Path:
-        """Write a fresh analysts' snapshot and atomically rename it over the published file."""
+    def publish(self, *, articles_changed: bool = True) -> Path:
+        """Write a fresh analysts' snapshot and atomically rename it over the published file.
+
+        With ``articles_changed=False`` (a tick where no page was processed) the current
+        snapshot is copied and only the small bookkeeping tables are refreshed: the articles,
+        their versions, clusters and full-text index stay as they are, so an idle tick costs a
+        file copy instead of a rebuild that grows with the warehouse.
+        """
         self.con.execute("CHECKPOINT")
         tmp = self.published.with_name(f".{self.published.name}.{os.getpid()}.tmp")
         for leftover in (tmp, Path(f"{tmp}.wal")):
             leftover.unlink(missing_ok=True)
         own = self.scalar("SELECT current_database()")
+        if not articles_changed and self._snapshot_is_current():
+            shutil.copyfile(self.published, tmp)
+            self.con.execute(f"ATTACH '{_sql_str(str(tmp))}' AS snapshot")
+            try:
+                with self._transaction():
+                    for table in (*SNAPSHOT_TABLES, "raw_pages"):
+                        if table not in _ARTICLE_TABLES:
+                            self._copy_to_snapshot(own, table)
+            finally:
+                self.con.execute("DETACH snapshot")
+            os.replace(tmp, self.published)
+            return self.published
         self.con.execute(f"ATTACH '{_sql_str(str(tmp))}' AS snapshot")
         try:
             self.con.execute("USE snapshot")
             migrate(self.con)
             self.con.execute(f'USE "{own}"')
             with self._transaction():
-                for table in SNAPSHOT_TABLES:
-                    self.con.execute(f"DELETE FROM snapshot.{table}")
-                    self.con.execute(f'INSERT INTO snapshot.{table} SELECT * FROM "{own}".{table}')
-                # Page outcomes without the HTML: analysts see every error, not the archive.
-                self.con.execute(
-                    "INSERT INTO snapshot.raw_pages "
-                    f'SELECT * REPLACE (NULL::BLOB AS html) FROM "{own}".raw_pages'
-                )
+                for table in (*SNAPSHOT_TABLES, "raw_pages"):
+                    self._copy_to_snapshot(own, table)
                 for table in _INTERNAL_TABLES:
                     self.con.execute(f"DROP TABLE snapshot.{table}")
                 self.con.execute(
@@ -579,6 +595,26 @@ class Warehouse:
             self.con.execute("DETACH snapshot")
         os.replace(tmp, self.published)
         return self.published
+
+    def _copy_to_snapshot(self, own: str, table: str) -> None:
+        self.con.execute(f"DELETE FROM snapshot.{table}")
+        if table == "raw_pages":  # outcomes without the HTML: every error, not the archive
+            select = f'SELECT * REPLACE (NULL::BLOB AS html) FROM "{own}".raw_pages'
+        else:
+            select = f'SELECT * FROM "{own}".{table}'
+        self.con.execute(f"INSERT INTO snapshot.{table} {select}")
+
+    def _snapshot_is_current(self) -> bool:
+        """True when the published file exists and has this file's schema version."""
+        if not self.published.exists():
+            return False
+        try:
+            with duckdb.connect(str(self.published), read_only=True, config=_OFFLINE) as snap:
+                theirs = snap.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        except duckdb.Error:
+            return False
+        ours = self.scalar("SELECT max(version) FROM schema_migrations")
+        return theirs is not None and theirs[0] == ours
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -195,3 +195,16 @@ def test_second_writer_waits_then_fails_naming_file_and_holder(tmp_path):
         holder.wait(timeout=10)
     with Warehouse.open(db, lock_timeout_s=1.0) as wh:  # free again
         assert wh.scalar("SELECT count(*) FROM articles") == 0
+
+
+def test_idle_publish_refreshes_bookkeeping_and_keeps_articles(warehouse):
+    warehouse.load_articles("r1", [_row("a1")])
+    path = warehouse.publish()
+    warehouse.start_run("r2", "ingest")
+    warehouse.finish_run("r2", "completed", {}, None)
+    warehouse.publish(articles_changed=False)
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM articles").fetchone() == (1,)
+        assert con.execute("SELECT run_id FROM pipeline_runs").fetchall() == [("r2",)]
+        tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+        assert "seen_entries" not in tables and "raw_pages" in tables
