@@ -215,38 +215,48 @@ def run_batches(
         call = partial(steps.fetch_batch, batch, config, lambda _page: bar.advance(), conditional)
         return prefetcher.submit(contextvars.copy_context().run, call)
 
+    def finish(batch: tuple[list[dict[str, Any]], Any] | None) -> None:
+        if batch is not None:
+            fetched, started = batch
+            args = (config, boilerplate, summary)
+            extract_and_load(warehouse, run_id, fetched, *args, started=started, frames=frames)
+
+    # Three batches in flight at most: one downloading, one in the extraction pool, and one
+    # being validated and loaded here while the pool works.
+    previous = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsflow-prefetch") as prefetcher:
         pending = fetch(jobs[0]) if jobs else None
         for index, (_batch, conditional) in enumerate(jobs):
             with summary.timed("fetch"):  # time spent waiting for pages, not hidden behind work
                 fetched = pending.result()
             pending = fetch(jobs[index + 1]) if index + 1 < len(jobs) else None
-            args = (config, boilerplate, summary, pool, frames)
-            process_fetched(warehouse, run_id, fetched, conditional, *args)
+            fetched = archive_fetched(warehouse, run_id, fetched, conditional, summary)
+            started = None
+            if pool is not None:
+                started = transform.start_extraction(
+                    steps.html_pages_of(fetched), boilerplate, pool
+                )
+            finish(previous)
+            previous = (fetched, started)
+        finish(previous)
 
 
-def process_fetched(
+def archive_fetched(
     warehouse: Warehouse,
     run_id: str,
     fetched: list[dict[str, Any]],
     conditional: dict[str, dict[str, str]] | None,
-    config: Config,
-    boilerplate: dict[str, frozenset[str]],
     summary: RunSummary,
-    pool: Executor | None,
-    frames: list[Any],
-) -> None:
-    """One fetched batch: archive, then extract → validate → load. Re-checked pages that did
-    not change stop after the archive."""
+) -> list[dict[str, Any]]:
+    """Archive a fetched batch and return the pages that go on: re-checked pages that did not
+    change stop here."""
     summary.pages_fetched += len(fetched)
     if conditional is not None:
         fetched = refetch.keep_changed(warehouse, fetched)
     with summary.timed("archive"):
         warehouse.save_pages(run_id, fetched)
     summary.page_errors.update({p["url"]: p["error"] for p in fetched if p["error"]})
-    extract_and_load(
-        warehouse, run_id, fetched, config, boilerplate, summary, pool=pool, frames=frames
-    )
+    return fetched
 
 
 def extract_and_load(
@@ -259,6 +269,7 @@ def extract_and_load(
     *,
     touch_unchanged: bool = True,
     pool: Executor | None = None,
+    started: Any = None,
     frames: list[Any] | None = None,
 ) -> None:
     """Fetched (or archived) pages through extract → validate → load: the path ``ingest`` and
@@ -267,7 +278,7 @@ def extract_and_load(
     With ``frames``, the checked rows are collected there for one Data Docs page at the end of
     the run; without, this validation goes into the Data Docs itself."""
     with summary.timed("extract"):
-        rows, extract_errors, line_hashes = steps.extract_batch(fetched, boilerplate, pool)
+        rows, extract_errors, line_hashes = steps.extract_batch(fetched, boilerplate, pool, started)
     warehouse.mark_page_errors(extract_errors)
     summary.page_errors.update(extract_errors)
     with summary.timed("validate"):

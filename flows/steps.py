@@ -8,7 +8,7 @@ a task run costs milliseconds of orchestration, extraction of a page about ten.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from newsflow.schemas.config import Config, SourceConfig
-from newsflow.schemas.records import FeedEntry
+from newsflow.schemas.records import ExtractedArticle, FeedEntry
 from newsflow.tasks import feeds, pages, refetch, story_store, thresholds, transform, validate
 from newsflow.tasks.http import FetchPolicy, HttpClient
 from newsflow.tasks.load import LoadCounts, Warehouse
@@ -111,21 +111,31 @@ def fetch_batch(
             c.close()
 
 
+def html_pages_of(fetched: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pages of a batch that carry HTML to extract."""
+    return [p for p in fetched if p.get("content")]
+
+
 @task(name="extract-pages", cache_policy=NO_CACHE)
 def extract_batch(
     fetched: Sequence[dict[str, Any]],
     boilerplate: Mapping[str, frozenset[str]],
     executor: Executor | None = None,
+    started: Iterable[ExtractedArticle] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, list[str]]]:
     """Extract and clean the HTML pages of a batch, on ``executor`` (the run's process pool)
-    when given, else on a pool of its own if the batch is worth one.
+    when given, else on a pool of its own if the batch is worth one. ``started``: the batch's
+    extraction already handed to the pool (``transform.start_extraction``), to collect.
 
     Returns article rows, the pages that gave no article (url → reason), and each article's
     line hashes for per-source boilerplate learning.
     """
-    html_pages = [p for p in fetched if p.get("content")]
-    with transform.extraction_pool(len(html_pages), executor) as pool:
-        extracted = transform.extract_many(html_pages, boilerplate, executor=pool)
+    html_pages = html_pages_of(fetched)
+    if started is not None:
+        extracted = list(started)
+    else:
+        with transform.extraction_pool(len(html_pages), executor) as pool:
+            extracted = transform.extract_many(html_pages, boilerplate, executor=pool)
     rows: list[dict[str, Any]] = []
     errors: dict[str, str] = {}
     line_hashes: dict[str, list[str]] = {}

@@ -87,8 +87,23 @@ def extract_many(
     ]
     if executor is None:
         return [_extract_one(job) for job in jobs]
+    return list(start_extraction(pages, boilerplate, executor))
+
+
+def start_extraction(
+    pages: Sequence[Mapping[str, Any]],
+    boilerplate: Mapping[str, frozenset[str]] | None,
+    executor: Executor,
+) -> Iterator[ExtractedArticle]:
+    """Hand the pages to ``executor`` now and return their results lazily, in order: the
+    caller can validate and load the previous batch while the pool extracts this one."""
+    boilerplate = boilerplate or {}
+    jobs = [
+        (p["content"], p["final_url"], boilerplate.get(p["source"], frozenset()), p.get("charset"))
+        for p in pages
+    ]
     chunk = max(1, len(jobs) // (4 * (os.cpu_count() or 1)))
-    return list(executor.map(_extract_one, jobs, chunksize=chunk))
+    return executor.map(_extract_one, jobs, chunksize=chunk)  # submits every job at once
 
 
 def make_pool(pages: int) -> ProcessPoolExecutor | None:
