@@ -6,11 +6,12 @@ poll feeds → keep new entries → fetch pages → extract and clean → valida
 from __future__ import annotations
 
 import contextvars
+import ctypes
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -238,7 +239,16 @@ def run_batches(
                 )
             finish(previous)
             previous = (fetched, started)
+            release_freed_memory()
         finish(previous)
+
+
+def release_freed_memory() -> None:
+    """Give the heap's free pages back to the OS after a batch. Each batch allocates and frees
+    megabytes of HTML and text; glibc keeps freed arenas mapped, so without this a long run's
+    RSS creeps up with the number of batches though its live data does not."""
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def archive_fetched(
