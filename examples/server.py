@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -122,12 +121,3 @@ def start_demo_site(
     holder.append(site)
     thread.start()
     return site
-
-
-@contextmanager
-def demo_site(port: int = 0, **kwargs: object) -> Iterator[DemoSite]:
-    site = start_demo_site(port, **kwargs)  # type: ignore[arg-type]
-    try:
-        yield site
-    finally:
-        site.stop()

@@ -29,6 +29,7 @@ from typing import Any
 
 from newsflow.tasks.alerts import SAMPLE_URLS, CheckResult
 from newsflow.tasks.thresholds import TABLE_SUITE
+from newsflow.tasks.validate import check_suite
 
 KEY_COLUMN = "source"
 
@@ -295,7 +296,12 @@ def run_table_suite(
     suite = load_table_suite() if suite is None else suite
     if frame.empty:
         return TableOutcome(results=[])
-    _check_suite(suite, set(frame.columns))
+    check_suite(
+        suite,
+        set(frame.columns),
+        column_keys=("count", "skip_unless"),
+        template_keys=("observed_text", "expected"),
+    )
 
     from newsflow.tasks.gx_context import run_suite  # GX is heavy: import on first use
 
@@ -411,30 +417,6 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 4)
     return value
-
-
-def _check_suite(suite: Mapping[str, Any], columns: set[str]) -> None:
-    """Fail early on a suite edit that would break result mapping or messages."""
-    import string
-
-    seen: set[str] = set()
-    for expectation in suite.get("expectations", []):
-        meta = expectation.get("meta") or {}
-        check = meta.get("check")
-        if not check or check in seen:
-            raise ValueError(
-                f"suite {suite.get('name')!r}: every expectation needs a unique meta.check"
-            )
-        seen.add(check)
-        wanted = set(meta.get("observed") or [])
-        for key in ("count", "skip_unless"):
-            if meta.get(key):
-                wanted.add(meta[key])
-        for key in ("observed_text", "expected"):
-            wanted |= {f for _, f, _, _ in string.Formatter().parse(meta.get(key) or "") if f}
-        missing = wanted - columns
-        if missing:
-            raise ValueError(f"check {check!r} refers to unknown columns {sorted(missing)}")
 
 
 # --------------------------------------------------------------------------- entry point

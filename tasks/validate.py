@@ -294,8 +294,17 @@ def _template_fields(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-def _check_suite(suite: Mapping[str, Any], columns: set[str]) -> None:
-    """Fail early on a suite edit that would break row mapping or messages."""
+def check_suite(
+    suite: Mapping[str, Any],
+    columns: set[str],
+    *,
+    column_keys: Sequence[str] = (),
+    template_keys: Sequence[str] = ("expected",),
+) -> None:
+    """Fail early on a suite edit that would break result mapping or messages: every
+    expectation needs a unique ``meta.check``, and every column its ``meta`` names (in
+    ``observed``, in the single-column ``column_keys``, or as ``{field}`` in the message
+    templates ``template_keys``) must exist in the frame. Both suites use it."""
     seen: set[str] = set()
     for expectation in suite.get("expectations", []):
         meta = expectation.get("meta") or {}
@@ -305,7 +314,10 @@ def _check_suite(suite: Mapping[str, Any], columns: set[str]) -> None:
                 f"suite {suite.get('name')!r}: every expectation needs a unique meta.check"
             )
         seen.add(check)
-        wanted = set(meta.get("observed") or []) | _template_fields(meta.get("expected") or "")
+        wanted = set(meta.get("observed") or [])
+        wanted |= {meta[key] for key in column_keys if meta.get(key)}
+        for key in template_keys:
+            wanted |= _template_fields(meta.get(key) or "")
         missing = wanted - columns
         if missing:
             raise ValueError(f"check {check!r} refers to unknown columns {sorted(missing)}")
@@ -393,7 +405,7 @@ def validate_articles(
         {row.get("source") for row in rows},
     )
     frame = derive_frame(rows, per_source, expected_language or {}, datetime.now(UTC))
-    _check_suite(suite, set(frame.columns))
+    check_suite(suite, set(frame.columns))
 
     run = run_suite(
         frame,
