@@ -187,10 +187,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _ingest(**kwargs: object) -> object:
     """Run the ingest flow; a critical data-quality failure still gives the run's summary."""
     from newsflow.flows.ingest import ingest
+    from newsflow.flows.local_server import temporary_api
     from newsflow.flows.quality import CriticalChecksFailed
 
     try:
-        return ingest(**kwargs)
+        with temporary_api():
+            return ingest(**kwargs)
     except CriticalChecksFailed as failed:  # the flow run is Failed; the data is loaded
         return failed.summary
 
@@ -200,10 +202,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)  # fail fast, before Prefect loads, on a bad file
     from newsflow.flows.checks import checks
+    from newsflow.flows.local_server import temporary_api
     from newsflow.flows.quality import CriticalChecksFailed
 
     try:
-        summary = checks(config=config, db=args.db)
+        with temporary_api():
+            summary = checks(config=config, db=args.db)
     except CriticalChecksFailed as failed:
         summary = failed.summary
     if args.json:

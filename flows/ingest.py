@@ -132,6 +132,7 @@ def ingest(
         try:
             # Sources that are gone, paused or waiting out a Retry-After are skipped (and recorded).
             polls, feed_round = feed_lifecycle.poll_sources(warehouse, sources, config)
+            release_freed_memory()  # feed bodies (up to max_feed_bytes each) are parsed and gone
             summary.feeds_polled = sum(1 for p in polls if not p.skipped)
             summary.feed_errors = {p.source: p.error for p in polls if p.error}
             entries, per_source = new_entries(warehouse, polls)
@@ -241,6 +242,7 @@ def run_batches(
             previous = (fetched, started)
             release_freed_memory()
         finish(previous)
+        release_freed_memory()
 
 
 def release_freed_memory() -> None:

@@ -6,6 +6,10 @@ runs no services at all, so a deployment served against it never runs. When ``PR
 names a server, that server is used; otherwise :func:`prefect_api` starts
 ``prefect server start`` on a loopback port (its SQLite database lives in ``$PREFECT_HOME``, so
 run history survives restarts) and stops it on exit.
+
+One-off commands (``newsflow run``, ``demo``, ``check``, ``reprocess``) need no scheduler:
+:func:`temporary_api` starts the same temporary API server Prefect would start for them, but
+from here, so the command's own process never imports the server application (see there).
 """
 
 from __future__ import annotations
@@ -107,6 +111,70 @@ def prefect_api(port: int = 4200, *, note: Callable[[str], None] = print) -> Ite
         stop_process(process)
 
 
+@contextmanager
+def temporary_api(note: Callable[[str], None] = lambda _m: None) -> Iterator[str | None]:
+    """Prefect's temporary API server for one command, unless ``PREFECT_API_URL`` names one.
+
+    Prefect starts this very server (its FastAPI app, services off, in a subprocess) when a
+    flow runs with no API configured, but to launch it the client imports the whole server
+    application (FastAPI, the SQLAlchemy models, the PostgreSQL driver, the task queue) into
+    the run's process: about 60 MB of RSS that a run then carries to its end for nothing.
+    Started from here the server's code stays in the server's process; the database, the
+    settings and the lifetime (until the command ends) are Prefect's own."""
+    from prefect.settings import get_current_settings
+
+    configured = get_current_settings().api.url
+    if configured:
+        yield str(configured)
+        return
+    home = Path(get_current_settings().home).expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    log_file = home / "newsflow-temporary-server.log"
+    timeout_s = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
+    for attempt in range(3):  # a port taken between choosing and binding: choose again
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/api"
+        with open(log_file, "ab") as log:
+            process = _start_temporary_server(port, log)
+        try:
+            wait_healthy(url, process, log_file, timeout_s, poll_s=0.1)
+        except ServerStartError:
+            stop_process(process)
+            if attempt == 2 or process.returncode != 3:  # 3: uvicorn could not bind
+                raise
+            continue
+        note(f"started a temporary Prefect server at {url}")
+        try:
+            with _client_settings(url):
+                yield url
+        finally:
+            stop_process(process, grace_s=5.0)
+        return
+
+
+def _start_temporary_server(port: int, log: object) -> subprocess.Popen[bytes]:
+    """The command Prefect's ``SubprocessASGIServer`` runs, with the same environment."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("prefect")
+    assert spec is not None and spec.origin is not None
+    env = dict(os.environ)
+    env.pop("PREFECT_API_URL", None)
+    env.update(PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1")
+    site = str(Path(spec.origin).parent.parent)
+    app = "prefect.server.api.server:create_app"
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--app-dir", site, "--factory", app]
+        + ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error"]
+        + ["--lifespan", "on"],
+        stdin=subprocess.DEVNULL,
+        stdout=log,  # type: ignore[arg-type]
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,  # a Ctrl-C reaches this command first; it stops the server
+    )
+
+
 def start_server(
     port: int, log: object, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
@@ -141,7 +209,11 @@ def start_server(
 
 
 def wait_healthy(
-    api_url: str, process: subprocess.Popen[bytes], log_file: Path | None, timeout_s: float
+    api_url: str,
+    process: subprocess.Popen[bytes],
+    log_file: Path | None,
+    timeout_s: float,
+    poll_s: float = 0.5,
 ) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -152,7 +224,7 @@ def wait_healthy(
                 f"the Prefect server exited with code {process.returncode} before answering"
                 + (f"; see {log_file}" if log_file else "")
             )
-        time.sleep(0.5)
+        time.sleep(poll_s)
     raise ServerStartError(
         f"the Prefect server did not answer at {api_url} within {timeout_s:g} s"
         + (f"; see {log_file}" if log_file else "")

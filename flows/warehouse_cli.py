@@ -62,6 +62,7 @@ def add_warehouse_commands(sub: Any) -> None:
 def _cmd_reprocess(args: argparse.Namespace) -> int:
     from newsflow.flows import console
     from newsflow.flows.cli import _print_summary
+    from newsflow.flows.local_server import temporary_api
     from newsflow.flows.quality import CriticalChecksFailed
     from newsflow.flows.reprocess import reprocess
     from newsflow.schemas.config import load_config
@@ -72,7 +73,8 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
         return EXIT_BAD_CONFIG
     console.enable()
     try:
-        summary = reprocess(config=config, db=db, source=args.source, since=args.since)
+        with temporary_api():
+            summary = reprocess(config=config, db=db, source=args.source, since=args.since)
     except CriticalChecksFailed as failed:  # the flow run is Failed; the data is loaded
         summary = failed.summary
     _print_summary(summary)
