@@ -87,8 +87,9 @@ def render(snapshot: duckdb.DuckDBPyConnection, working: duckdb.DuckDBPyConnecti
     out += [
         "## The full-text index (`fts_main_articles`)",
         "",
-        "Built by DuckDB's `fts` extension on each snapshot; query it with "
-        "`fts_main_articles.match_bm25` (see *Full-text search* above).",
+        "Laid out by DuckDB's `fts` extension (its own tables and macros), kept up to date "
+        "article by article in the working file's `search_*` tables and copied into each "
+        "snapshot; query it with `fts_main_articles.match_bm25` (see *Full-text search* above).",
         "",
         "| table | description |",
         "| --- | --- |",

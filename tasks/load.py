@@ -58,6 +58,9 @@ _INTERNAL_TABLES = (
     "article_fingerprints",
     "boilerplate_sets",
     "run_boilerplate",
+    "search_docs",  # the full-text index, copied into fts_main_articles (tasks/fts.py)
+    "search_dict",
+    "search_terms",
 )
 
 _CAPTION_TYPE = pa.list_(
@@ -574,11 +577,13 @@ class Warehouse:
                 self.con.execute("DETACH snapshot")
             os.replace(tmp, self.published)
             return self.published
+        fts.sync_index(self.con)  # index what changed since the last publish
         self.con.execute(f"ATTACH '{_sql_str(str(tmp))}' AS snapshot")
         try:
             self.con.execute("USE snapshot")
             migrate(self.con)
             self.con.execute(f'USE "{own}"')
+            fts.create_index(self.con, "snapshot")  # while its articles table is empty: cheap
             with self._transaction():
                 for table in (*SNAPSHOT_TABLES, "raw_pages"):
                     self._copy_to_snapshot(own, table)
@@ -588,8 +593,7 @@ class Warehouse:
                     "COMMENT ON TABLE snapshot.raw_pages IS 'Every article page fetched, with "
                     "status and error; the HTML itself stays in the working file (NULL here).'"
                 )
-            for hook in _PUBLISH_HOOKS:
-                hook(self.con, "snapshot")
+                fts.fill_index(self.con, own, "snapshot")
         finally:
             self.con.execute(f'USE "{own}"')
             self.con.execute("DETACH snapshot")
@@ -631,9 +635,6 @@ class Warehouse:
         finally:
             self.con.unregister("_rows")
 
-
-#: Functions run on the snapshot before it is published: (connection, catalog name).
-_PUBLISH_HOOKS: list[Any] = [fts.build_index]  # analysts get a fresh BM25 index with each snapshot
 
 #: Columns ``raw_pages()`` reads, in order: the arguments of ``archive.page_from_archive``.
 _ARCHIVE_KEYS = (
@@ -681,7 +682,8 @@ def _arrow(rows: Sequence[dict[str, Any]], table: str, con: duckdb.DuckDBPyConne
     """Rows as an Arrow table typed like the DuckDB table (lists, structs and timestamps)."""
     columns = con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() "
-        "WHERE table_name = ? AND database_name = current_database() ORDER BY column_index",
+        "WHERE table_name = ? AND database_name = current_database() AND schema_name = 'main' "
+        "ORDER BY column_index",
         [table],
     ).fetchall()
     names = [c for c, _ in columns if any(c in r for r in rows[:1])] or [c for c, _ in columns]

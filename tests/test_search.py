@@ -5,15 +5,17 @@ tells analysts to (LOAD the extension from the pip package, offline)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from newsflow.examples.server import demo_site_root
 from newsflow.flows.cli import main
-from newsflow.tasks.fts import MATCH, extension_path, search
+from newsflow.tasks.fts import FTS_SCHEMA as FTS
+from newsflow.tasks.fts import MATCH, extension_path, load_fts, search, sync_index
 from newsflow.tasks.load import Warehouse
-from tests.warehouse_demo import demo_warehouse
+from tests.warehouse_demo import copy_warehouse, demo_warehouse
 
 MANIFEST = json.loads((demo_site_root() / "manifest.json").read_text())
 # A word that occurs only in the body of one demo article (not in any title).
@@ -86,3 +88,69 @@ def test_search_without_an_index_says_what_to_do(tmp_path, capsys):
         con.execute("CREATE TABLE articles (article_id VARCHAR)")
     assert main(["search", "anything", "--db", str(db)]) == 2
     assert "no full-text index" in capsys.readouterr().err
+
+
+QUERIES = ("grain trains backlog wheat", BODY_WORD, "harbour barrier flood", "council budget")
+
+
+def _index_of(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """What BM25 sees: statistics, per-term document frequencies, and the scores of QUERIES."""
+    load_fts(con)
+    scores = {
+        q: con.execute(
+            f"SELECT article_id, round({MATCH}(article_id, ?), 9) AS s FROM articles "
+            "WHERE s IS NOT NULL ORDER BY article_id",
+            [q],
+        ).fetchall()
+        for q in QUERIES
+    }
+    return {
+        "stats": con.execute(f"SELECT num_docs, round(avgdl, 9) FROM {FTS}.stats").fetchall(),
+        "df": con.execute(f"SELECT term, df FROM {FTS}.dict ORDER BY term").fetchall(),
+        "lengths": con.execute(f"SELECT name, len FROM {FTS}.docs ORDER BY name").fetchall(),
+        "scores": scores,
+    }
+
+
+def _rebuilt_by_the_extension(snapshot: Path) -> dict[str, object]:
+    with duckdb.connect(str(snapshot), config=OFFLINE) as con:
+        load_fts(con)
+        con.execute(
+            "PRAGMA create_fts_index('articles', 'article_id', 'title', 'text', overwrite=1)"
+        )
+        return _index_of(con)
+
+
+def test_incremental_index_equals_the_extensions_full_build(demo, tmp_path):
+    """The index a run keeps up to date (and publishes) gives the same document frequencies,
+    lengths and BM25 scores as ``create_fts_index`` over the same articles, also after an
+    article's text changed and another one disappeared."""
+    db = copy_warehouse(demo, tmp_path / "copy")
+    with duckdb.connect(str(db), read_only=True, config=OFFLINE) as con:
+        published = _index_of(con)
+    assert published["scores"][BODY_WORD]  # the queries do hit something
+    assert published == _rebuilt_by_the_extension(db)
+
+    edited, dropped = (
+        row[0]
+        for row in duckdb.connect(str(db), read_only=True)
+        .execute("SELECT article_id FROM articles ORDER BY article_id LIMIT 2")
+        .fetchall()
+    )
+    with Warehouse.open(db, lock_timeout_s=5) as warehouse:
+        con = warehouse.con
+        con.execute(
+            "UPDATE articles SET text = text || ' Flounder flounder harbour barrier.', "
+            "content_hash = 'edited' WHERE article_id = ?",
+            [edited],
+        )
+        for table in ("article_versions", "story_clusters", "articles"):
+            con.execute(f"DELETE FROM {table} WHERE article_id = ?", [dropped])
+        assert sync_index(con) == 1  # only the edited article is tokenised again
+        assert sync_index(con) == 0
+        warehouse.publish()
+    with duckdb.connect(str(db), read_only=True, config=OFFLINE) as con:
+        after = _index_of(con)
+    assert after != published
+    assert after["stats"][0][0] == published["stats"][0][0] - 1
+    assert after == _rebuilt_by_the_extension(db)

@@ -1,0 +1,69 @@
+"""The temporary Prefect API that one-off CLI commands start for themselves.
+
+Run in a child process with no ``PREFECT_API_URL``, as a user's ``newsflow run`` would be: a
+flow completes against the server, the command's own process never imports the server
+application, and the server is gone when the command ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from newsflow.flows.local_server import healthy
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys
+    from prefect import flow
+    from newsflow.flows.local_server import temporary_api
+
+    @flow
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    with temporary_api() as url:
+        result = add(2, 3)
+        from prefect.settings import get_current_settings
+        client_url = str(get_current_settings().api.url)
+    print(json.dumps({
+        "url": url,
+        "client_url": client_url,
+        "result": result,
+        "server_app_imported": "prefect.server.api.server" in sys.modules,
+    }))
+    """
+)
+
+
+def test_run_against_a_temporary_server_started_without_importing_it(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["result"] == 5
+    assert out["url"].startswith("http://127.0.0.1:") and out["url"].endswith("/api")
+    assert out["client_url"] == out["url"]  # the flow ran against the server started here
+    assert out["server_app_imported"] is False
+    assert not healthy(out["url"], timeout_s=1.0)  # stopped with the command
+    assert (tmp_path / "prefect-home" / "newsflow-temporary-server.log").exists()
+
+
+def test_a_configured_api_is_used_as_is():
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from newsflow.flows.local_server import temporary_api
+
+    nobody = "http://127.0.0.1:9/api"
+    with temporary_settings(updates={PREFECT_API_URL: nobody}), temporary_api() as url:
+        assert url == nobody  # used as configured: nothing started, nothing probed
