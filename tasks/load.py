@@ -117,8 +117,12 @@ _OFFLINE = {
     "autoinstall_known_extensions": "false",
     "autoload_known_extensions": "false",
     # DuckDB caches up to 80 % of RAM by default; the pipeline streams batches and DuckDB
-    # spills what does not fit, so a fixed cap keeps a run's memory flat as the warehouse grows.
-    "memory_limit": "256MB",
+    # spills what does not fit, so a fixed cap keeps a run's memory flat as the warehouse grows
+    # (measured over 5,000 pages: 256 MB let the run process grow ~60 MB more at publish), and
+    # its allocator hands freed memory back instead of keeping up to 128 MB of it.
+    "memory_limit": "128MB",
+    "allocator_flush_threshold": "32MB",
+    "allocator_background_threads": "true",
 }
 
 
