@@ -20,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from newsflow.schemas.config import Config, SourceConfig
 from newsflow.schemas.records import ExtractedArticle, FeedEntry
 from newsflow.tasks import feeds, pages, refetch, story_store, thresholds, transform, validate
+from newsflow.tasks.extract import release_caches
 from newsflow.tasks.http import FetchPolicy, HttpClient
 from newsflow.tasks.load import LoadCounts, Warehouse
 from newsflow.tasks.retry import fetch_with_retries, retry_policy
@@ -136,6 +137,8 @@ def extract_batch(
     else:
         with transform.extraction_pool(len(html_pages), executor) as pool:
             extracted = transform.extract_many(html_pages, boilerplate, executor=pool)
+        if pool is None:  # extracted here; this process validates and loads next
+            release_caches()
     rows: list[dict[str, Any]] = []
     errors: dict[str, str] = {}
     line_hashes: dict[str, list[str]] = {}

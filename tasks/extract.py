@@ -219,6 +219,17 @@ def _maybe_reset_caches() -> None:
         reset_caches()
 
 
+def release_caches() -> None:
+    """Drop trafilatura's, htmldate's and jusText's memo caches now (``reset_caches``).
+
+    For a process that extracted a few pages and goes on to other work: a page trafilatura
+    finds no text in sends it to its jusText fallback, which caches a lower-cased stop-word
+    set of every jusText language (about 16 MB) for the life of the process."""
+    from trafilatura.meta import reset_caches
+
+    reset_caches()
+
+
 def extract_article(
     html: bytes | str,
     url: str,
