@@ -11,14 +11,13 @@ the next load, e.g. ``checks.serve(name="newsflow-checks", cron="0 * * * *")``.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from prefect import flow
-from prefect.runtime import flow_run
 
 from newsflow.flows import quality
+from newsflow.flows.ingest import current_run_id
 from newsflow.flows.writer import open_for_writing
 from newsflow.schemas.config import Config, load_config
 from newsflow.tasks.table_checks import latest_ingest_run
@@ -43,11 +42,6 @@ class CheckSummary:
         return asdict(self)
 
 
-def _run_id() -> str:
-    run_id = flow_run.get_id()
-    return str(run_id) if run_id else uuid.uuid4().hex
-
-
 @flow(name="newsflow-checks", log_prints=False)
 def checks(
     config_path: str | None = None, db: str | None = None, config: Config | None = None
@@ -56,7 +50,7 @@ def checks(
     started = time.monotonic()
     config = config or load_config(config_path)
     db_path = db or config.warehouse.path
-    summary = CheckSummary(run_id=_run_id(), db=db_path)
+    summary = CheckSummary(run_id=current_run_id(), db=db_path)
     with open_for_writing(db_path, lock_timeout_s=config.warehouse.lock_timeout_s) as warehouse:
         warehouse.start_run(summary.run_id, "checks")
         try:

@@ -37,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_OK
+    from newsflow.flows.local_server import ServerStartError
     from newsflow.schemas.config import ConfigError
     from newsflow.tasks.load import WarehouseLocked
 
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _error(str(exc))
         return EXIT_BAD_CONFIG
-    except WarehouseLocked as exc:
+    except (WarehouseLocked, ServerStartError) as exc:  # no Prefect API: nothing ran
         _error(str(exc))
         return EXIT_CHECK_FAILED
     except KeyboardInterrupt:

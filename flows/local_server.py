@@ -112,7 +112,7 @@ def prefect_api(port: int = 4200, *, note: Callable[[str], None] = print) -> Ite
 
 
 @contextmanager
-def temporary_api(note: Callable[[str], None] = lambda _m: None) -> Iterator[str | None]:
+def temporary_api() -> Iterator[str]:
     """Prefect's temporary API server for one command, unless ``PREFECT_API_URL`` names one.
 
     Prefect starts this very server (its FastAPI app, services off, in a subprocess) when a
@@ -143,7 +143,6 @@ def temporary_api(note: Callable[[str], None] = lambda _m: None) -> Iterator[str
             if attempt == 2 or process.returncode != 3:  # 3: uvicorn could not bind
                 raise
             continue
-        note(f"started a temporary Prefect server at {url}")
         try:
             with _client_settings(url):
                 yield url

@@ -35,11 +35,11 @@ from prefect.cache_policies import NO_CACHE
 from newsflow.schemas.config import Config
 from newsflow.tasks import alerts
 from newsflow.tasks.alerts import SAMPLE_URLS, AlertMessage, AlertState, CheckResult
+from newsflow.tasks.gx_context import docs_index_path
 from newsflow.tasks.load import Warehouse
 from newsflow.tasks.table_checks import check_tables, known_sources
-from newsflow.tasks.thresholds import table_thresholds_for
-
-TABLE_SUITE = "articles_table"  # expectations/articles_table.json
+from newsflow.tasks.thresholds import TABLE_SUITE, table_thresholds_for
+from newsflow.tasks.transaction import transaction
 
 
 class CriticalChecksFailed(Exception):
@@ -230,7 +230,7 @@ def run_checks(
         results=results,
         data_docs_page=table.data_docs_page,
         data_docs_index=table.data_docs_index
-        or ((docs / "index.html") if (docs / "index.html").is_file() else None),
+        or (docs_index_path(docs) if docs_index_path(docs).is_file() else None),
     )
     warehouse.save_dq_results(run_id, [r.dq_row() for r in table.results if r.status != "skip"])
 
@@ -245,13 +245,8 @@ def run_checks(
         kind = alerts.transition(before, after)
         if kind:
             report.changes.append((kind, after))
-    warehouse.con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(warehouse.con):
         alerts.save_states(warehouse.con, updated)
-        warehouse.con.execute("COMMIT")
-    except BaseException:
-        warehouse.con.execute("ROLLBACK")
-        raise
     return report
 
 
@@ -295,18 +290,13 @@ def _announce(warehouse: Warehouse, report: QualityReport, config: Config) -> No
         report.alerts.append(alerts.AlertReport(message=message, deliveries=deliveries))
         now = datetime.now(UTC)
         done = alerts.delivered(deliveries)
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             alerts.log_alert(con, report.run_id, message, deliveries, now)
             if done:
                 kind_notices = [n for n in notices if n.kind == message.kind]
                 alerts.save_states(
                     con, [alerts.mark_notified(n.state, report.run_id, now) for n in kind_notices]
                 )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     report.events = alerts.emit_events(
         report.changes, run_id=report.run_id, data_docs_page=report.data_docs_page
     )

@@ -16,6 +16,7 @@ failed before are tried again, and their old error is cleared when they now give
 from __future__ import annotations
 
 import time
+from concurrent.futures import Executor
 from typing import Any
 
 from prefect import flow
@@ -24,6 +25,7 @@ from newsflow.flows import console, quality, steps
 from newsflow.flows.ingest import RunSummary, current_run_id, extract_and_load
 from newsflow.flows.writer import open_for_writing
 from newsflow.schemas.config import Config, load_config
+from newsflow.tasks import transform
 from newsflow.tasks.archive import since_datetime, split_by_boilerplate
 from newsflow.tasks.boilerplate import learn_boilerplate
 from newsflow.tasks.load import Warehouse
@@ -51,15 +53,24 @@ def reprocess(
         try:
             urls = warehouse.archived_urls(source=source, since=since_at)
             learnt: dict[str, frozenset[str]] = {}  # now; for pages whose run recorded none
-            with console.progress("Reprocessing pages", len(urls)) as bar:
+            frames: list[Any] = []  # each batch's checked rows, for one Data Docs page per run
+            with (
+                console.progress("Reprocessing pages", len(urls)) as bar,
+                transform.extraction_pool(len(urls)) as pool,  # one pool for the whole run
+            ):
                 for start in range(0, len(urls), max(1, config.fetch.batch_size)):
                     pages = warehouse.raw_pages(urls[start : start + config.fetch.batch_size])
                     for name in {p["source"] for p in pages} - learnt.keys():
                         learnt[name] = learn_boilerplate(warehouse.source_line_hashes(name))
                     for group, boilerplate in split_by_boilerplate(pages, learnt):
-                        reprocess_pages(warehouse, run_id, group, config, boilerplate, summary)
+                        args = (warehouse, run_id, group, config, boilerplate, summary)
+                        reprocess_pages(*args, pool=pool, frames=frames)
                     for _ in pages:
                         bar.advance()
+            if frames:
+                with summary.timed("validate"):
+                    docs = quality.data_docs_dir(config, warehouse.published)
+                    steps.document_row_checks(frames, docs, run_id)
             with summary.timed("clusters"):
                 steps.cluster_stories(warehouse, run_id)
             with summary.timed("checks"):
@@ -92,10 +103,23 @@ def reprocess_pages(
     config: Config,
     boilerplate: dict[str, frozenset[str]],
     summary: RunSummary,
+    *,
+    pool: Executor | None = None,
+    frames: list[Any] | None = None,
 ) -> None:
     """Archived pages through the ingest path; old extraction errors of pages that now give an
     article are cleared."""
     errors_before = set(summary.page_errors)
-    extract_and_load(warehouse, run_id, pages, config, boilerplate, summary, touch_unchanged=False)
+    extract_and_load(
+        warehouse,
+        run_id,
+        pages,
+        config,
+        boilerplate,
+        summary,
+        touch_unchanged=False,
+        pool=pool,
+        frames=frames,
+    )
     failed = set(summary.page_errors) - errors_before
     warehouse.clear_page_errors(p["url"] for p in pages if p["url"] not in failed)

@@ -217,16 +217,7 @@ def add_serve_command(sub: Any) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from newsflow.flows.local_server import ServerStartError
-
-    try:
-        return _run(args)
-    except ServerStartError as exc:
-        _error(str(exc))
-        return 1
-
-
-def _run(args: argparse.Namespace) -> int:
+    """``newsflow serve`` (a server that cannot start is reported by the CLI, exit 1)."""
     from newsflow.flows.local_server import prefect_api
     from newsflow.schemas.config import find_config_path, load_config
 

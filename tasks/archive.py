@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from newsflow.schemas.records import FeedEntry
+from newsflow.tasks.transaction import transaction
 
 if TYPE_CHECKING:
     from newsflow.tasks.load import Warehouse
@@ -117,8 +118,7 @@ def save_run_boilerplate(
         for source, hashes in boilerplate.items()
     ]
     con = warehouse.con
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.executemany(
             "INSERT INTO boilerplate_sets VALUES (?, ?, ?) ON CONFLICT DO NOTHING", rows
         )
@@ -126,10 +126,6 @@ def save_run_boilerplate(
             "INSERT OR REPLACE INTO run_boilerplate VALUES (?, ?, ?)",
             [(run_id, source, set_id) for source, set_id, _ in rows],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def split_by_boilerplate(

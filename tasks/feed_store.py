@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from newsflow.schemas.config import SourceConfig
 from newsflow.tasks.feed_policy import FeedState
 from newsflow.tasks.load import Warehouse
+from newsflow.tasks.transaction import transaction
 
 _COLUMNS = (
     "source",
@@ -67,8 +68,7 @@ def save_states(warehouse: Warehouse, states: Iterable[FeedState]) -> None:
     ]
     if not rows:
         return
-    warehouse.con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(warehouse.con):
         warehouse.con.executemany(
             """
             UPDATE feed_state SET config_url = ?, effective_url = ?, status = ?,
@@ -78,15 +78,3 @@ def save_states(warehouse: Warehouse, states: Iterable[FeedState]) -> None:
             """,
             rows,
         )
-        warehouse.con.execute("COMMIT")
-    except BaseException:
-        warehouse.con.execute("ROLLBACK")
-        raise
-
-
-def stored_state(warehouse: Warehouse, source: str) -> FeedState | None:
-    """The stored row of one source as a FeedState, or None (for ``--reset-source`` and tests)."""
-    row = warehouse.con.execute(
-        f"SELECT {', '.join(_COLUMNS)} FROM feed_state WHERE source = ?", [source]
-    ).fetchone()
-    return FeedState(*row) if row else None

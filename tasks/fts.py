@@ -9,8 +9,9 @@ Analysts who open the snapshot get the index with it: the ``fts_main_articles`` 
 ``match_bm25(article_id, 'query')`` macro, exactly as the extension's ``create_fts_index`` lays
 them out. The index itself is kept in the working file and updated for the articles a run
 changed (:func:`sync_index`), then copied into each snapshot: rebuilding it from scratch on every
-publish would cost time and memory growing with the whole warehouse. The macro calls the extension's
-``stem`` function, so a session must ``LOAD`` the extension before searching (docs/warehouse.md).
+publish would cost time and memory growing with the whole warehouse. The macro calls the
+extension's ``stem`` function, so a session must ``LOAD`` the extension before searching
+(docs/warehouse.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+
+from newsflow.tasks.transaction import transaction
 
 #: Schema the index lives in (``fts_<schema>_<table>``), and its scoring macro.
 FTS_SCHEMA = "fts_main_articles"
@@ -84,7 +87,7 @@ def sync_index(con: duckdb.DuckDBPyConnection) -> int:
     """
     load_fts(con)
     _ensure_template(con)
-    with _transaction(con):
+    with transaction(con):
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _search_stale AS
@@ -107,7 +110,7 @@ def sync_index(con: duckdb.DuckDBPyConnection) -> int:
         con.execute("DROP TABLE _search_stale")
     indexed = 0
     while True:
-        with _transaction(con):
+        with transaction(con):
             added = _index_chunk(con)
         if not added:
             return indexed
@@ -199,25 +202,15 @@ def _ensure_template(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _schema_exists(con: duckdb.DuckDBPyConnection, schema: str, catalog: str | None = None) -> bool:
+def _schema_exists(con: duckdb.DuckDBPyConnection, schema: str) -> bool:
+    """Whether ``schema`` exists in the connection's current database."""
     return bool(
         con.execute(
             "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = ? "
-            "AND database_name = coalesce(?, current_database())",
-            [schema, catalog],
+            "AND database_name = current_database()",
+            [schema],
         ).fetchone()[0]
     )
-
-
-class _transaction:
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-
-    def __enter__(self) -> None:
-        self.con.execute("BEGIN TRANSACTION")
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        self.con.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
 def create_index(con: duckdb.DuckDBPyConnection, catalog: str) -> None:
@@ -289,12 +282,7 @@ def search(
 ) -> list[Hit]:
     """Best BM25 matches for ``terms`` (any of them; more matching terms score higher)."""
     load_fts(con)
-    has_index = con.execute(
-        "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = ? "
-        "AND database_name = current_database()",
-        [FTS_SCHEMA],
-    ).fetchone()[0]
-    if not has_index:
+    if not _schema_exists(con, FTS_SCHEMA):
         raise SearchUnavailable(
             "this warehouse has no full-text index yet; it is built when a run publishes "
             "(run `newsflow run`, `newsflow demo` or `newsflow reprocess` once)"

@@ -20,6 +20,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from newsflow.schemas.migrate import migrate
 from newsflow.tasks import fts
 from newsflow.tasks.archive import archive_fields, page_from_archive
 from newsflow.tasks.feeds import FeedPoll
+from newsflow.tasks.transaction import transaction
 
 #: Tables copied into the analysts' snapshot, in dependency-free order.
 SNAPSHOT_TABLES = (
@@ -189,14 +191,6 @@ class Warehouse:
         )
 
     # -- feeds --------------------------------------------------------------------------------
-
-    def feed_validators(self, source: str, feed_url: str) -> tuple[str | None, str | None]:
-        """ETag and Last-Modified of the last good poll, unless the feed URL changed."""
-        row = self.con.execute(
-            "SELECT etag, last_modified FROM feed_state WHERE source = ? AND feed_url = ?",
-            [source, feed_url],
-        ).fetchone()
-        return (row[0], row[1]) if row else (None, None)
 
     def record_feed_polls(
         self, run_id: str, polls: Sequence[FeedPoll], new_counts: dict[str, int]
@@ -626,8 +620,8 @@ class Warehouse:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self.con)
+    def _transaction(self) -> AbstractContextManager[None]:
+        return transaction(self.con)
 
     def _insert(self, table: str, rows: Sequence[dict[str, Any]], *, replace: bool = False) -> None:
         arrow = _arrow(rows, table, self.con)
@@ -669,17 +663,6 @@ _ARTICLE_INPUT = (
     "word_count",
     "content_hash",
 )
-
-
-class _Transaction:
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-
-    def __enter__(self) -> None:
-        self.con.execute("BEGIN TRANSACTION")
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.con.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
 def _arrow(rows: Sequence[dict[str, Any]], table: str, con: duckdb.DuckDBPyConnection) -> pa.Table:

@@ -30,6 +30,7 @@ from newsflow.tasks.clusters import (
     signature_from_bytes,
 )
 from newsflow.tasks.load import Warehouse
+from newsflow.tasks.transaction import transaction
 
 _HASH_BATCH = 500  # articles whose text is read and hashed at a time
 
@@ -82,15 +83,11 @@ def refresh_story_clusters(
             "run_id": pa.array([run_id] * len(members), pa.string()),
         }
     )
-    con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("DELETE FROM story_clusters")
-        con.register("_members", table)
-        con.execute("INSERT INTO story_clusters BY NAME SELECT * FROM _members")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute("DELETE FROM story_clusters")
+            con.register("_members", table)
+            con.execute("INSERT INTO story_clusters BY NAME SELECT * FROM _members")
     finally:
         con.unregister("_members")
     return ClusterStats(

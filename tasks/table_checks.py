@@ -442,8 +442,3 @@ def check_tables(
     return run_table_suite(
         frame, samples, data_docs_dir=data_docs_dir, run_id=validation_name or run_id
     )
-
-
-def results_json(results: Sequence[CheckResult]) -> str:
-    """For logs and debugging: the results as one JSON document."""
-    return json.dumps([r.dq_row() for r in results], default=str, indent=2)

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import textwrap
 
+from newsflow.flows.config_toml import write_config
+from newsflow.flows.demo import demo_config
 from newsflow.flows.local_server import healthy
 
 CHILD = textwrap.dedent(
@@ -67,3 +69,25 @@ def test_a_configured_api_is_used_as_is():
     nobody = "http://127.0.0.1:9/api"
     with temporary_settings(updates={PREFECT_API_URL: nobody}), temporary_api() as url:
         assert url == nobody  # used as configured: nothing started, nothing probed
+
+
+def test_a_server_that_does_not_come_up_is_one_clear_error(tmp_path):
+    """``newsflow run`` when the temporary server does not answer in time: exit 1, one line
+    naming the server's log, no traceback, and the server process stopped."""
+    config = write_config(demo_config("http://127.0.0.1:9", db="n.duckdb"), tmp_path / "n.toml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "1"  # too short to start
+    done = subprocess.run(
+        [sys.executable, "-m", "newsflow.flows.cli", "run", "--config", str(config)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    log = tmp_path / "prefect-home" / "newsflow-temporary-server.log"
+    assert "did not answer at http://127.0.0.1:" in done.stderr and str(log) in done.stderr
+    assert not (tmp_path / "n.duckdb").exists()  # nothing ran
