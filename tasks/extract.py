@@ -24,7 +24,7 @@ from lxml.html import HtmlElement
 
 from newsflow.schemas.records import ExtractedArticle
 from newsflow.tasks.boilerplate import line_hash, strip_boilerplate
-from newsflow.tasks.charset import decode_html
+from newsflow.tasks.charset import decode_html, sniff_binary
 from newsflow.tasks.clean import clean_lines, is_title_echo, title_keys
 from newsflow.tasks.clean_captions import candidate_elements, collect_captions, page_prose
 from newsflow.tasks.clean_jsonld import jsonld_body_lines
@@ -67,17 +67,6 @@ _CAPTION_LIKE = re.compile(r"caption|bildtext|bildtekst|legende|photo-?credit|im
 _CONTAINER_TAGS = {"html", "body", "article", "main"}
 _MAX_PRUNE_TEXT = 800  # caption-classed elements larger than this are containers, not captions
 
-_BINARY_MAGIC = {
-    b"%PDF": "a PDF document",
-    b"\x89PNG": "a PNG image",
-    b"GIF8": "a GIF image",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"PK\x03\x04": "a ZIP archive (or office document)",
-    b"\x1f\x8b": "gzip-compressed data",
-    b"RIFF": "a RIFF media file",
-    b"OggS": "an Ogg media file",
-    b"ID3": "an MP3 audio file",
-}
 _MAX_HTML_BYTES = 20_000_000
 # JSON-LD articleBody replaces the DOM text only when it is clearly the fuller body: at least this
 # many words and this many times the DOM's word count (articleBody is often a truncated paywall
@@ -86,23 +75,6 @@ _JSONLD_MIN_WORDS = 150
 _JSONLD_FACTOR = 2.0
 _RESET_EVERY = 500
 _calls = 0
-
-
-def _sniff_binary(data: bytes) -> str | None:
-    """A reason string when the bytes are plainly not an HTML page."""
-    head = data[:1024].lstrip()
-    for magic, what in _BINARY_MAGIC.items():
-        if head.startswith(magic):
-            return f"not HTML: content is {what}"
-    sample = data[:4096]
-    utf16 = sample.startswith((b"\xff\xfe", b"\xfe\xff"))
-    if b"\x00" in sample and not utf16:
-        return "not HTML: binary content (NUL bytes)"
-    if sample and not utf16:
-        controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
-        if controls / len(sample) > 0.1:
-            return "not HTML: binary content (control bytes)"
-    return None
 
 
 def _parse(html: bytes | str) -> HtmlElement | None:
@@ -214,9 +186,7 @@ def _maybe_reset_caches() -> None:
     global _calls
     _calls += 1
     if _calls % _RESET_EVERY == 0:
-        from trafilatura.meta import reset_caches
-
-        reset_caches()
+        release_caches()
 
 
 def release_caches() -> None:
@@ -267,9 +237,9 @@ def _extract(
     if len(html) > _MAX_HTML_BYTES:
         return ExtractedArticle(url=url, error=f"page too large: {len(html)} bytes")
     if isinstance(html, bytes):
-        reason = _sniff_binary(html)
+        reason = sniff_binary(html)  # the same test the fetcher applies to bodies
         if reason:
-            return ExtractedArticle(url=url, error=reason)
+            return ExtractedArticle(url=url, error=f"not HTML: {reason}")
         html = decode_html(html, charset).text
     elif "\x00" in html[:4096]:
         return ExtractedArticle(url=url, error="not HTML: binary content (NUL characters)")
