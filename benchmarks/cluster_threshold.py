@@ -24,9 +24,9 @@ from pathlib import Path
 
 from trafilatura.deduplication import Simhash
 
-from newsflow.examples.server import demo_site_root
-from newsflow.tasks.clusters import THRESHOLD, candidate_pairs, jaccard, shingles, signature
-from newsflow.tasks.extract import extract_article
+from newsflow.demo.server import demo_site_root
+from newsflow.tasks.extract.extract import extract_article
+from newsflow.tasks.stories.clusters import THRESHOLD, candidate_pairs, jaccard, shingles, signature
 
 
 def simhash64(text: str) -> int:

@@ -47,8 +47,8 @@ from scoring import (  # noqa: E402
     self_check,
 )
 
-from newsflow.tasks.clean_normalise import normalise_line  # noqa: E402
-from newsflow.tasks.extract import extract_article  # noqa: E402
+from newsflow.tasks.extract.clean_normalise import normalise_line  # noqa: E402
+from newsflow.tasks.extract.extract import extract_article  # noqa: E402
 
 DEFAULT_DATASET = (
     Path(__file__).resolve().parents[2] / "shared" / "datasets" / "news-extraction-dev"

@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 import duckdb  # noqa: E402
 
-from newsflow.flows.config_toml import write_config  # noqa: E402
 from newsflow.schemas.config import Config  # noqa: E402
+from newsflow.schemas.config_toml import write_config  # noqa: E402
 from tests.hostile_site import FEED_CASES, HEALTHY_SOURCE, PAGE_CASES, HostileSite  # noqa: E402
 
 RSS_LIMIT_MB = 500
@@ -111,7 +111,7 @@ def run_pipeline(config: Config, workdir: Path, name: str) -> dict:
     toml = write_config(
         config.model_copy(update={"warehouse": warehouse}), workdir / f"{name}.toml"
     )
-    cli = [sys.executable, "-m", "newsflow.flows.cli", "run", "--config", str(toml), "--json"]
+    cli = [sys.executable, "-m", "newsflow.cli.main", "run", "--config", str(toml), "--json"]
     done, measured = sampled(cli, workdir)
     if done.returncode not in (0, 1):
         raise SystemExit(f"newsflow run failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -132,9 +132,9 @@ def fetch_layer_child(spec: dict) -> None:
     from datetime import UTC, datetime
 
     from newsflow.schemas.records import FeedEntry
-    from newsflow.tasks.feeds import poll_result
-    from newsflow.tasks.http import FetchPolicy, HttpClient
-    from newsflow.tasks.pages import page_outcome
+    from newsflow.tasks.fetch.feeds import poll_result
+    from newsflow.tasks.fetch.http import FetchPolicy, HttpClient
+    from newsflow.tasks.fetch.pages import page_outcome
 
     def feed(url: str) -> str | None:
         policy = FetchPolicy(

@@ -66,7 +66,7 @@ def run_pipeline(config: Path, db: Path) -> dict:
         [
             sys.executable,
             "-m",
-            "newsflow.flows.cli",
+            "newsflow.cli.main",
             "run",
             "--config",
             str(config),
@@ -103,7 +103,7 @@ def run_pipeline(config: Path, db: Path) -> dict:
 
 
 def _extract(args: tuple[bytes, str]) -> bool:
-    from newsflow.tasks.extract import extract_article
+    from newsflow.tasks.extract.extract import extract_article
 
     html, url = args
     return extract_article(html, url).error is None

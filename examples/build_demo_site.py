@@ -1,4 +1,4 @@
-"""Render the bundled demo news site from ``examples/demo_content/`` into ``examples/demo_site/``.
+"""Render the bundled demo news site from ``examples/demo_content/`` into ``newsflow/demo/site/``.
 
 Why this exists: ``newsflow demo`` and the integration tests need a site that looks like the
 scraped news the pipeline meets in the wild (navigation, cookie banners, ``TT`` font toggles,
@@ -46,8 +46,8 @@ from typing import Any
 BASE = "{{BASE}}"
 HERE = Path(__file__).resolve().parent
 CONTENT_DIR = HERE / "demo_content"
-SITE_DIR = HERE / "demo_site"
-UPDATED_DIR = HERE / "demo_site_updated"
+SITE_DIR = HERE.parent / "newsflow" / "demo" / "site"
+UPDATED_DIR = HERE.parent / "newsflow" / "demo" / "site_updated"
 KINDS = ("article", "caption_only", "missing", "pdf", "wire_copy", "cross_feed")
 UTM_SUFFIX = "?utm_source=rss&utm_medium=feed"
 

@@ -116,7 +116,7 @@ class Config(_Strict):
 
 def _check_thresholds(values: dict[str, Any]) -> dict[str, Any]:
     """Thresholds of both data-quality suites, checked at load time so a typo is exit 2."""
-    from newsflow.tasks.thresholds import check_all
+    from newsflow.tasks.quality.thresholds import check_all
 
     return check_all(values, where="checks")
 

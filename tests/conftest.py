@@ -28,7 +28,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def demo_site():
-    from newsflow.examples.server import start_demo_site
+    from newsflow.demo.server import start_demo_site
 
     site = start_demo_site(0)
     yield site

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsflow.tasks.addresses import describe, is_allowed, parse_allow_private, refusal_reason
+from newsflow.tasks.fetch.addresses import describe, is_allowed, parse_allow_private, refusal_reason
 
 REFUSED = {
     "169.254.169.254": "link-local",  # cloud metadata service

@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
-from newsflow.schemas.migrate import migrate
-from newsflow.tasks import alerts
-from newsflow.tasks.alerts import (
+from newsflow.tasks.quality import alerts
+from newsflow.tasks.quality.alerts import (
     FAILING,
     PASSING,
     AlertMessage,
@@ -23,6 +22,7 @@ from newsflow.tasks.alerts import (
     pending_notices,
     transition,
 )
+from newsflow.tasks.warehouse.migrate import migrate
 from tests.servers import LoopbackServer, Response, loopback_server_fixture  # noqa: F401
 
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from newsflow.tasks.boilerplate import (
+from newsflow.tasks.extract.boilerplate import (
     DEFAULT_MIN_DOCS,
     learn_boilerplate,
     line_hash,

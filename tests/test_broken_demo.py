@@ -13,8 +13,8 @@ from uuid import UUID
 import duckdb
 import pytest
 
-from newsflow.flows.cli import main
-from newsflow.flows.demo import DEMO_FEEDS, snapshot_freshness_hours
+from newsflow.cli.main import main
+from newsflow.demo.config import DEMO_FEEDS, snapshot_freshness_hours
 from tests.servers import LoopbackServer
 
 BROKEN = "quayside-herald"

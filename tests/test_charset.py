@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsflow.tasks.charset import (
+from newsflow.tasks.extract.extract import extract_article
+from newsflow.tasks.fetch.charset import (
     charset_from_content_type,
     codec_for,
     declared_charset,
@@ -15,7 +16,6 @@ from newsflow.tasks.charset import (
     decode_page,
     sniff_binary,
 )
-from newsflow.tasks.extract import extract_article
 
 SV = "Regeringen föreslår nya åtgärder för att stärka skyddet av Östersjöns kustområden – “nu”."
 RU = "Правительство предложило новые меры по защите побережья и рыболовства."

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsflow.tasks.clean import (
+from newsflow.tasks.extract.clean import (
     clean_lines,
     drop_author_bio,
     drop_caption_lines,
@@ -18,7 +18,7 @@ from newsflow.tasks.clean import (
     is_credit_line,
     split_credit,
 )
-from newsflow.tasks.clean_normalise import normalise_line
+from newsflow.tasks.extract.clean_normalise import normalise_line
 
 TITLE = "US, Türkiye Pledge to Deepen Their Defense Partnership"
 CAPTION = (

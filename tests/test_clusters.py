@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 import duckdb
 import pytest
 
-from newsflow.examples.server import demo_site_root
-from newsflow.tasks.clusters import (
+from newsflow.demo.server import demo_site_root
+from newsflow.tasks.extract.extract import extract_article
+from newsflow.tasks.stories.clusters import (
     THRESHOLD,
     Doc,
     cluster_docs,
@@ -22,9 +23,8 @@ from newsflow.tasks.clusters import (
     signature_bytes,
     signature_from_bytes,
 )
-from newsflow.tasks.extract import extract_article
-from newsflow.tasks.load import Warehouse
-from newsflow.tasks.story_store import refresh_story_clusters
+from newsflow.tasks.warehouse.story_store import refresh_story_clusters
+from newsflow.tasks.warehouse.warehouse import Warehouse
 from tests.warehouse_demo import demo_warehouse
 
 BASE = "http://127.0.0.1:8765"

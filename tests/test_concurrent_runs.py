@@ -20,10 +20,10 @@ import time
 import duckdb
 import pytest
 
-from newsflow.examples.server import start_demo_site
-from newsflow.flows.config_toml import write_config
-from newsflow.flows.demo import demo_config
+from newsflow.demo.config import demo_config
+from newsflow.demo.server import start_demo_site
 from newsflow.flows.ingest import ingest
+from newsflow.schemas.config_toml import write_config
 
 RUN_TIMEOUT_S = 300
 
@@ -108,7 +108,7 @@ def two_runs(prefect_harness, site, tmp_path_factory):
     config.warehouse.lock_timeout_s = RUN_TIMEOUT_S
     config_file = write_config(config, base / "newsflow.toml")
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    command = [sys.executable, "-m", "newsflow.flows.cli", "run", "--config", str(config_file)]
+    command = [sys.executable, "-m", "newsflow.cli.main", "run", "--config", str(config_file)]
     runs = [
         subprocess.Popen(
             command, env=env, cwd=base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT

@@ -19,11 +19,11 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from newsflow.examples.build_demo_site import build_site
+from examples.build_demo_site import build_site
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SITE = EXAMPLES / "demo_site"
-UPDATED = EXAMPLES / "demo_site_updated"
+DEMO = Path(__file__).resolve().parent.parent / "newsflow" / "demo"
+SITE = DEMO / "site"
+UPDATED = DEMO / "site_updated"
 BASE = "{{BASE}}"
 HOST = "http://127.0.0.1:8000"
 FEEDS = {

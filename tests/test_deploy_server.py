@@ -26,11 +26,11 @@ import duckdb
 import pytest
 import requests
 
-from newsflow.flows.config_toml import write_config
-from newsflow.flows.demo import demo_config
-from newsflow.flows.local_server import free_port, wait_healthy
-from newsflow.flows.serve import INGEST_CRON
-from newsflow.flows.writer import WRITER_LIMIT
+from newsflow.cli.serve import INGEST_CRON
+from newsflow.demo.config import demo_config
+from newsflow.ops.prefect_server import free_port, wait_healthy
+from newsflow.schemas.config_toml import write_config
+from newsflow.tasks.warehouse.writer import WRITER_LIMIT
 
 pytestmark = pytest.mark.server
 
@@ -144,7 +144,7 @@ def test_worker_runs_the_deployed_ingest(server, demo_site, tmp_path):
     assert [s["schedule"].get("cron") for s in deployment["schedules"]] == [INGEST_CRON]
     assert deployment["global_concurrency_limit"]["limit"] == 1
     assert deployment["concurrency_options"]["collision_strategy"] == "ENQUEUE"
-    assert deployment["pull_steps"] == [{"newsflow.flows.deploy_steps.enter_newsflow_home": {}}]
+    assert deployment["pull_steps"] == [{"newsflow.ops.deploy_steps.enter_newsflow_home": {}}]
 
     elsewhere = tmp_path / "worker-cwd"  # the worker starts anywhere; the pull step moves it
     elsewhere.mkdir()

@@ -9,7 +9,7 @@ import pytest
 from prefect.blocks.system import Secret
 from prefect.deployments.steps.core import StepExecutionError, run_steps
 
-from newsflow.flows.deploy_steps import enter_newsflow_home
+from newsflow.ops.deploy_steps import enter_newsflow_home
 from newsflow.schemas.config import Config
 
 
@@ -18,7 +18,7 @@ def test_enter_newsflow_home_uses_the_workers_environment(monkeypatch, tmp_path)
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("NEWSFLOW_HOME", str(home))
-    output = asyncio.run(run_steps([{"newsflow.flows.deploy_steps.enter_newsflow_home": {}}]))
+    output = asyncio.run(run_steps([{"newsflow.ops.deploy_steps.enter_newsflow_home": {}}]))
     assert output["directory"] == str(home) == os.getcwd()
 
 
@@ -29,7 +29,7 @@ def test_enter_newsflow_home_says_what_is_missing(monkeypatch, tmp_path):
         enter_newsflow_home()
     monkeypatch.setenv("NEWSFLOW_HOME", str(tmp_path / "nowhere"))
     with pytest.raises(StepExecutionError):
-        asyncio.run(run_steps([{"newsflow.flows.deploy_steps.enter_newsflow_home": {}}]))
+        asyncio.run(run_steps([{"newsflow.ops.deploy_steps.enter_newsflow_home": {}}]))
     assert os.getcwd() == str(tmp_path)
 
 
@@ -38,7 +38,7 @@ def test_a_secret_block_reaches_the_run_as_an_environment_variable(prefect_harne
     Secret(value=secret_url).save("newsflow-test-alert-urls", overwrite=True)
     monkeypatch.delenv("NEWSFLOW_ALERT_URLS", raising=False)
     step = {
-        "newsflow.flows.deploy_steps.set_environment": {
+        "newsflow.ops.deploy_steps.set_environment": {
             "NEWSFLOW_ALERT_URLS": "{{ prefect.blocks.secret.newsflow-test-alert-urls }}"
         }
     }

@@ -7,7 +7,7 @@ import duckdb
 import pyarrow.dataset as ds
 import pytest
 
-from newsflow.flows.cli import main
+from newsflow.cli.main import main
 from tests.warehouse_demo import demo_warehouse
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.tasks.boilerplate import learn_boilerplate, line_hash
-from newsflow.tasks.clean_normalise import normalise_line
-from newsflow.tasks.extract import extract_article
+from newsflow.tasks.extract.boilerplate import learn_boilerplate, line_hash
+from newsflow.tasks.extract.clean_normalise import normalise_line
+from newsflow.tasks.extract.extract import extract_article
 
 FIXTURES = Path(__file__).parent / "fixtures" / "html"
 URL = "https://www.harbourpost.example/news/2024/03/island-ferry-reopens?utm_source=rss"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from newsflow.tasks.feed_policy import (
+from newsflow.tasks.fetch.feed_policy import (
     ACTIVE,
     GONE,
     PAUSED,
@@ -18,7 +18,7 @@ from newsflow.tasks.feed_policy import (
     reset,
     skip_reason,
 )
-from newsflow.tasks.feeds import FeedPoll
+from newsflow.tasks.fetch.feeds import FeedPoll
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 FEED = "https://news.example/rss.xml"

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from newsflow.schemas.records import FetchResult
-from newsflow.tasks.feeds import conditional_headers, parse_feed, poll_result
+from newsflow.tasks.fetch.feeds import conditional_headers, parse_feed, poll_result
 
 RSS2 = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Gazette</title><link>https://gazette.example/</link>

@@ -18,9 +18,9 @@ from datetime import timedelta
 import duckdb
 import pytest
 
-from newsflow.flows.cli import main
-from newsflow.flows.config_toml import write_config
+from newsflow.cli.main import main
 from newsflow.flows.ingest import ingest
+from newsflow.schemas.config_toml import write_config
 from tests.hostile_site import (
     FEED_CASES,
     HEALTHY_SOURCE,

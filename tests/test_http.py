@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
-from newsflow.tasks.http import FetchPolicy, HttpClient
+from newsflow.tasks.fetch.http import FetchPolicy, HttpClient
 from tests.servers import (
     LoopbackServer,
     Request,

@@ -11,10 +11,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from newsflow.examples.server import demo_site_root, start_demo_site
-from newsflow.flows.demo import demo_config
+from newsflow.demo.config import demo_config
+from newsflow.demo.server import demo_site_root, start_demo_site
 from newsflow.flows.ingest import ingest
-from newsflow.tasks.urls import article_id
+from newsflow.tasks.fetch.urls import article_id
 
 MANIFEST = json.loads((demo_site_root() / "manifest.json").read_text())
 REAL_ARTICLES = [m for m in MANIFEST if m["kind"] in ("article", "wire_copy")]

@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from newsflow.schemas.migrate import available_migrations, current_version, migrate
-from newsflow.tasks.load import Warehouse, working_path
+from newsflow.tasks.warehouse.migrate import available_migrations, current_version, migrate
+from newsflow.tasks.warehouse.warehouse import Warehouse, working_path
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema_v1.duckdb.gz"
 LATEST = available_migrations()[-1].version
@@ -121,7 +121,7 @@ def test_migrating_again_is_a_no_op(old_file):
 
 
 def test_a_migration_that_fails_leaves_the_file_as_it_was(old_file, monkeypatch):
-    from newsflow.schemas import migrate as migrate_module
+    from newsflow.tasks.warehouse import migrate as migrate_module
 
     broken = [*available_migrations()[:1], migrate_module.Migration(2, "broken", "SELECT nope;")]
     monkeypatch.setattr(migrate_module, "available_migrations", lambda: broken)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from newsflow.schemas.records import FeedEntry, FetchResult
-from newsflow.tasks.http import FetchPolicy, HttpClient
-from newsflow.tasks.pages import fetch_pages, page_outcome
-from newsflow.tasks.retry import RetryPolicy
+from newsflow.tasks.fetch.http import FetchPolicy, HttpClient
+from newsflow.tasks.fetch.pages import fetch_pages, page_outcome
+from newsflow.tasks.fetch.retry import RetryPolicy
 from tests.servers import LoopbackServer, Response, start_server_fixture  # noqa: F401
 
 HTML = "<!doctype html><html><body><p>hello</p></body></html>"

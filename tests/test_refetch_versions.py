@@ -16,8 +16,8 @@ import pytest
 
 from newsflow.schemas.config import FetchConfig, parse_config
 from newsflow.schemas.records import FeedEntry
-from newsflow.tasks.load import Warehouse
-from newsflow.tasks.refetch import conditional_headers, due_for_recheck, keep_changed
+from newsflow.tasks.fetch.refetch import conditional_headers, due_for_recheck, keep_changed
+from newsflow.tasks.warehouse.warehouse import Warehouse
 from tests.warehouse_demo import EDITED, UPDATED_ROOT, demo_warehouse
 
 PREVIOUS = "The reservoir was 38 percent full at the weekend"
@@ -34,7 +34,7 @@ def demo(prefect_harness, tmp_path_factory):
 
 
 def test_the_overlay_really_edits_the_page():
-    original = (Path(UPDATED_ROOT).parent / "demo_site" / EDITED).read_text()
+    original = (Path(UPDATED_ROOT).parent / "site" / EDITED).read_text()
     edited = (UPDATED_ROOT / EDITED).read_text()
     assert PREVIOUS in original and CORRECTED not in original
     assert CORRECTED in edited and PREVIOUS not in edited

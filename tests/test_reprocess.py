@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 import duckdb
 import pytest
 
-from newsflow.flows.cli import main
+from newsflow.cli.main import main
 from newsflow.flows.reprocess import reprocess
 from newsflow.schemas.config import FetchConfig
-from newsflow.tasks.archive import split_by_boilerplate
-from newsflow.tasks.load import working_path
+from newsflow.tasks.warehouse.archive import split_by_boilerplate
+from newsflow.tasks.warehouse.warehouse import working_path
 from tests.warehouse_demo import copy_warehouse, demo_warehouse
 
 

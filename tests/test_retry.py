@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from newsflow.schemas.records import FetchResult
-from newsflow.tasks.http import FetchPolicy, HttpClient
-from newsflow.tasks.retry import (
+from newsflow.tasks.fetch.http import FetchPolicy, HttpClient
+from newsflow.tasks.fetch.retry import (
     RetryPolicy,
     backoff_delay,
     fetch_with_retries,

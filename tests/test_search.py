@@ -10,11 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from newsflow.examples.server import demo_site_root
-from newsflow.flows.cli import main
-from newsflow.tasks.fts import FTS_SCHEMA as FTS
-from newsflow.tasks.fts import MATCH, extension_path, load_fts, search, sync_index
-from newsflow.tasks.load import Warehouse
+from newsflow.cli.main import main
+from newsflow.demo.server import demo_site_root
+from newsflow.tasks.warehouse.search import FTS_SCHEMA as FTS
+from newsflow.tasks.warehouse.search import MATCH, extension_path, load_fts, search, sync_index
+from newsflow.tasks.warehouse.warehouse import Warehouse
 from tests.warehouse_demo import copy_warehouse, demo_warehouse
 
 MANIFEST = json.loads((demo_site_root() / "manifest.json").read_text())

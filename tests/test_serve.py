@@ -12,11 +12,11 @@ from prefect.cli.deploy._models import PrefectYamlModel
 from prefect.flows import load_flow_from_entrypoint
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from newsflow.flows import serve
-from newsflow.flows.cli import main
-from newsflow.flows.config_toml import render_config, write_config
-from newsflow.flows.demo import demo_config
+from newsflow.cli import serve
+from newsflow.cli.main import main
+from newsflow.demo.config import demo_config
 from newsflow.schemas.config import Config, ConfigError, SourceConfig, load_config, parse_config
+from newsflow.schemas.config_toml import render_config, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 PREFECT_YAML = REPO / "deploy" / "prefect.yaml"
@@ -82,7 +82,7 @@ def test_a_flow_not_installed_is_skipped_but_a_broken_import_is_not(monkeypatch,
 def test_prefect_yaml_matches_serve():
     raw = yaml.safe_load(PREFECT_YAML.read_text())
     model = PrefectYamlModel.model_validate(raw)  # the schema `prefect deploy` reads
-    assert model.pull == [{"newsflow.flows.deploy_steps.enter_newsflow_home": {}}]
+    assert model.pull == [{"newsflow.ops.deploy_steps.enter_newsflow_home": {}}]
     deployments = {d.name: d for d in model.deployments}
     assert set(deployments) == {ref.deployment for ref in serve.FLOWS}
     for ref in serve.FLOWS:
@@ -185,8 +185,8 @@ def test_run_report_prints_each_finished_run_once(prefect_harness, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.states import Completed, Failed
 
-    from newsflow.flows.run_report import RunReporter
-    from newsflow.flows.writer import open_for_writing
+    from newsflow.cli.run_report import RunReporter
+    from newsflow.tasks.warehouse.writer import open_for_writing
 
     (deployment,) = [d for d in serve.build_deployments(config_path="c.toml") if d.name == "ingest"]
     deployment_id = deployment.apply()

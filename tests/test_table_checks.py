@@ -12,10 +12,10 @@ from itertools import count
 
 import pytest
 
-from newsflow.flows.cli import main
-from newsflow.tasks.load import Warehouse
-from newsflow.tasks.table_checks import check_tables, latest_ingest_run, load_table_suite
-from newsflow.tasks.thresholds import check_all, table_defaults, table_thresholds_for
+from newsflow.cli.main import main
+from newsflow.tasks.quality.table_checks import check_tables, load_table_suite
+from newsflow.tasks.quality.thresholds import check_all, table_defaults, table_thresholds_for
+from newsflow.tasks.warehouse.warehouse import Warehouse
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 RUN = "run-now"
@@ -287,7 +287,7 @@ def test_data_docs_page_for_the_table_suite(warehouse, tmp_path):
 def test_latest_ingest_run(warehouse):
     wh, data = warehouse
     data.run("older", NOW - timedelta(days=1))
-    assert latest_ingest_run(wh.con) == RUN
+    assert wh.latest_ingest_run() == RUN
 
 
 # --------------------------------------------------------------------------- config
@@ -323,7 +323,7 @@ def test_the_readme_recipe_for_a_new_expectation_works(warehouse):
     """The README shows how to add an expectation to the table suite: it must keep working."""
     from pathlib import Path
 
-    from newsflow.tasks.table_checks import collect_metrics, run_table_suite
+    from newsflow.tasks.quality.table_checks import collect_metrics, run_table_suite
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
     section = readme.split("## Data quality and alerts", 1)[1]

@@ -13,15 +13,15 @@ import subprocess
 import sys
 import textwrap
 
-from newsflow.flows.config_toml import write_config
-from newsflow.flows.demo import demo_config
-from newsflow.flows.local_server import healthy
+from newsflow.demo.config import demo_config
+from newsflow.ops.prefect_server import healthy
+from newsflow.schemas.config_toml import write_config
 
 CHILD = textwrap.dedent(
     """
     import json, sys
     from prefect import flow
-    from newsflow.flows.local_server import temporary_api
+    from newsflow.ops.prefect_server import temporary_api
 
     @flow
     def add(a: int, b: int) -> int:
@@ -64,7 +64,7 @@ def test_run_against_a_temporary_server_started_without_importing_it(tmp_path):
 def test_a_configured_api_is_used_as_is():
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from newsflow.flows.local_server import temporary_api
+    from newsflow.ops.prefect_server import temporary_api
 
     nobody = "http://127.0.0.1:9/api"
     with temporary_settings(updates={PREFECT_API_URL: nobody}), temporary_api() as url:
@@ -79,7 +79,7 @@ def test_a_server_that_does_not_come_up_is_one_clear_error(tmp_path):
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
     env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "1"  # too short to start
     done = subprocess.run(
-        [sys.executable, "-m", "newsflow.flows.cli", "run", "--config", str(config)],
+        [sys.executable, "-m", "newsflow.cli.main", "run", "--config", str(config)],
         env=env,
         cwd=tmp_path,
         capture_output=True,

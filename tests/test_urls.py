@@ -2,7 +2,7 @@
 
 import pytest
 
-from newsflow.tasks.urls import article_id, canonical_url, normalise_url
+from newsflow.tasks.fetch.urls import article_id, canonical_url, normalise_url
 
 
 @pytest.mark.parametrize(

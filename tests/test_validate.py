@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from newsflow.tasks import gx_context
-from newsflow.tasks.validate import (
+from newsflow.tasks.quality import gx_context
+from newsflow.tasks.quality.validate import (
     ValidationOutcome,
     check_thresholds,
     is_title_echo,

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import duckdb
 import pytest
 
-from newsflow.schemas.migrate import available_migrations, current_version
-from newsflow.tasks.load import Warehouse, WarehouseLocked, working_path
+from newsflow.tasks.warehouse.migrate import available_migrations, current_version
+from newsflow.tasks.warehouse.warehouse import Warehouse, WarehouseLocked, working_path
 
 
 def _row(article_id="a1", text="Body text of the article.", **overrides):

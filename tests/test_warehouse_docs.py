@@ -1,6 +1,6 @@
 """docs/warehouse.md lists every table, view and column of the warehouse, with the schema's own
 COMMENTs: the committed data dictionary must equal one generated from a fresh warehouse
-(regenerate with ``python -m newsflow.schemas.dictionary docs/warehouse.md``)."""
+(regenerate with ``python -m newsflow.tasks.warehouse.dictionary docs/warehouse.md``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from newsflow.schemas.dictionary import current_section, generate
-from newsflow.tasks.load import Warehouse, working_path
+from newsflow.tasks.warehouse.dictionary import current_section, generate
+from newsflow.tasks.warehouse.warehouse import Warehouse, working_path
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -39,7 +39,7 @@ def _columns(path: Path) -> set[tuple[str, str]]:
 def test_docs_data_dictionary_is_current():
     committed = current_section(DOC.read_text(encoding="utf-8"))
     assert committed == generate(), (
-        "docs/warehouse.md is out of date: run python -m newsflow.schemas.dictionary "
+        "docs/warehouse.md is out of date: run python -m newsflow.tasks.warehouse.dictionary "
         "docs/warehouse.md"
     )
 

@@ -11,13 +11,13 @@ import pytest
 from prefect.concurrency.sync import concurrency
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from newsflow.flows.writer import (
+from newsflow.tasks.warehouse.warehouse import WarehouseLocked, working_path
+from newsflow.tasks.warehouse.writer import (
     WRITER_LIMIT,
     ensure_writer_limit,
     open_for_writing,
     prefect_api_configured,
 )
-from newsflow.tasks.load import WarehouseLocked, working_path
 
 HOLD_WORKING_FILE = r"""
 import sys, duckdb

@@ -5,7 +5,7 @@ Flow runs cost seconds, so the warehouse is built once per test session (on firs
 test modules read it: test_refetch_versions, test_search, test_clusters, test_export. A test
 that writes (test_reprocess) works on its own copy (:func:`copy_warehouse`).
 
-Run 1 ingests the site. Then the edited page of ``examples/demo_site_updated`` is published
+Run 1 ingests the site. Then the edited page of ``newsflow/demo/site_updated`` is published
 through an overlay folder the running site serves first (same port, so the same URLs). Run 2
 finds every feed unchanged (304), and re-checks the pages it saw (``refetch_interval_min = 0``)
 with conditional GETs: the edited page answers 200 with its new body, the others 304.
@@ -20,14 +20,14 @@ from typing import Any
 
 import duckdb
 
-from newsflow.examples.server import demo_site_root, start_demo_site
-from newsflow.flows.demo import demo_config
+from newsflow.demo.config import demo_config
+from newsflow.demo.server import demo_site_root, start_demo_site
 from newsflow.flows.ingest import RunSummary, ingest
 from newsflow.schemas.config import Config
-from newsflow.tasks.load import working_path
+from newsflow.tasks.warehouse.warehouse import working_path
 
 EDITED = "valley-courier/stories/2026-11-24-cold-ash-reservoir-level.html"
-UPDATED_ROOT = demo_site_root().parent / "demo_site_updated"
+UPDATED_ROOT = demo_site_root().parent / "site_updated"
 
 
 @dataclass

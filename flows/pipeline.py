@@ -1,0 +1,169 @@
+"""The batch pump shared by ``ingest`` and ``reprocess``: pages in batches through
+fetch → archive → extract → validate → load, the next batch downloading while the current one
+is extracted and loaded, so both flows give the same rows for the same HTML.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ctypes
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import suppress
+from functools import partial
+from typing import Any
+
+from newsflow.flows.scaffold import RunSummary
+from newsflow.schemas.config import Config
+from newsflow.schemas.records import FeedEntry
+from newsflow.tasks.extract import transform
+from newsflow.tasks.extract.tasks import extract_batch, html_pages_of
+from newsflow.tasks.fetch import refetch
+from newsflow.tasks.fetch.feeds import FeedPoll
+from newsflow.tasks.fetch.tasks import fetch_batch
+from newsflow.tasks.fetch.urls import normalise_url
+from newsflow.tasks.quality import gate
+from newsflow.tasks.quality.tasks import validate_batch
+from newsflow.tasks.warehouse.tasks import load_batch
+from newsflow.tasks.warehouse.warehouse import Warehouse
+
+
+def new_entries(
+    warehouse: Warehouse, polls: list[FeedPoll]
+) -> tuple[list[FeedEntry], dict[str, int]]:
+    """Entries whose pages have not been handled yet.
+
+    An article listed by two feeds (often with tracking parameters on one link) is fetched once,
+    for the source configured first.
+    """
+    chosen: list[FeedEntry] = []
+    per_source: dict[str, int] = {}
+    seen_urls: set[str] = set()
+    for poll in polls:
+        unseen = warehouse.unseen_entry_ids(poll.source, [e.entry_id for e in poll.entries])
+        fresh = []
+        for entry in poll.entries:
+            key = normalise_url(entry.url)
+            if entry.entry_id in unseen and key not in seen_urls:
+                seen_urls.add(key)
+                fresh.append(entry)
+        per_source[poll.source] = len(fresh)
+        chosen.extend(fresh)
+    return chosen, per_source
+
+
+def batches(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), max(1, size))]
+
+
+Job = tuple[list[FeedEntry], dict[str, dict[str, str]] | None]
+
+
+def run_batches(
+    warehouse: Warehouse,
+    run_id: str,
+    jobs: list[Job],
+    config: Config,
+    boilerplate: dict[str, frozenset[str]],
+    summary: RunSummary,
+    bar: Any,
+    pool: Executor | None,
+    frames: list[Any],
+) -> None:
+    """Batches of pages through fetch → extract → validate → load, the next batch's pages
+    downloading while this one is extracted and loaded. Each job is a batch of entries and,
+    for re-checks of known pages (tasks/refetch.py), their conditional headers; only re-checked
+    pages that changed go on. At most two batches of HTML are in memory at once."""
+
+    def fetch(job: Job) -> Future[list[dict[str, Any]]]:
+        # A plain thread running the task in this flow's context: a task run like any other,
+        # but unlike ``.submit`` nothing keeps each batch's HTML alive after it is used
+        # (measured: ``.submit`` futures grew the run by megabytes per batch).
+        batch, conditional = job
+        call = partial(fetch_batch, batch, config, lambda _page: bar.advance(), conditional)
+        return prefetcher.submit(contextvars.copy_context().run, call)
+
+    def finish(batch: tuple[list[dict[str, Any]], Any] | None) -> None:
+        if batch is not None:
+            fetched, started = batch
+            args = (config, boilerplate, summary)
+            extract_and_load(warehouse, run_id, fetched, *args, started=started, frames=frames)
+
+    # Three batches in flight at most: one downloading, one in the extraction pool, and one
+    # being validated and loaded here while the pool works.
+    previous = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsflow-prefetch") as prefetcher:
+        pending = fetch(jobs[0]) if jobs else None
+        for index, (_batch, conditional) in enumerate(jobs):
+            with summary.timed("fetch"):  # time spent waiting for pages, not hidden behind work
+                fetched = pending.result()
+            pending = fetch(jobs[index + 1]) if index + 1 < len(jobs) else None
+            fetched = archive_fetched(warehouse, run_id, fetched, conditional, summary)
+            started = None
+            if pool is not None:
+                started = transform.start_extraction(html_pages_of(fetched), boilerplate, pool)
+            finish(previous)
+            previous = (fetched, started)
+            release_freed_memory()
+        finish(previous)
+        release_freed_memory()
+
+
+def release_freed_memory() -> None:
+    """Give the heap's free pages back to the OS after a batch. Each batch allocates and frees
+    megabytes of HTML and text; glibc keeps freed arenas mapped, so without this a long run's
+    RSS creeps up with the number of batches though its live data does not."""
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def archive_fetched(
+    warehouse: Warehouse,
+    run_id: str,
+    fetched: list[dict[str, Any]],
+    conditional: dict[str, dict[str, str]] | None,
+    summary: RunSummary,
+) -> list[dict[str, Any]]:
+    """Archive a fetched batch and return the pages that go on: re-checked pages that did not
+    change stop here."""
+    summary.pages_fetched += len(fetched)
+    if conditional is not None:
+        fetched = refetch.keep_changed(warehouse, fetched)
+    with summary.timed("archive"):
+        warehouse.save_pages(run_id, fetched)
+    summary.page_errors.update({p["url"]: p["error"] for p in fetched if p["error"]})
+    return fetched
+
+
+def extract_and_load(
+    warehouse: Warehouse,
+    run_id: str,
+    fetched: list[dict[str, Any]],
+    config: Config,
+    boilerplate: dict[str, frozenset[str]],
+    summary: RunSummary,
+    *,
+    touch_unchanged: bool = True,
+    pool: Executor | None = None,
+    started: Any = None,
+    frames: list[Any] | None = None,
+) -> None:
+    """Fetched (or archived) pages through extract → validate → load: the path ``ingest`` and
+    ``reprocess`` share, so both give the same rows for the same HTML.
+
+    With ``frames``, the checked rows are collected there for one Data Docs page at the end of
+    the run; without, this validation goes into the Data Docs itself."""
+    with summary.timed("extract"):
+        rows, extract_errors, line_hashes = extract_batch(fetched, boilerplate, pool, started)
+    warehouse.mark_page_errors(extract_errors)
+    summary.page_errors.update(extract_errors)
+    with summary.timed("validate"):
+        docs = None if frames is not None else gate.data_docs_dir(config, warehouse.published)
+        outcome = validate_batch(rows, config, docs, run_id)
+        if frames is not None:
+            frames.append(outcome.frame)
+    with summary.timed("load"):
+        summary.loaded += load_batch(
+            warehouse, run_id, outcome, line_hashes, touch_unchanged=touch_unchanged
+        )
+    summary.rejected.update({r.record["url"]: r.failed_checks for r in outcome.rejected})
+    gate.tally_row_results(summary.row_checks, outcome.results)  # counted once per run

@@ -1,0 +1,311 @@
+"""``newsflow serve``: one long-running process that runs the deployments on their schedules.
+
+This is Prefect's ``serve`` (a runner that polls the server for due runs and starts each in a
+subprocess) with newsflow's deployments: the ingest every 15 minutes (or ``--cron`` /
+``--interval-s``), the table checks hourly and reprocess on demand, when those flows exist.
+Every deployment has a concurrency limit of one, so a slow run is never overtaken by the next
+tick; the writer guard in :mod:`newsflow.tasks.warehouse.writer` keeps different flows apart.
+
+The same deployments, for a Prefect server with workers on several machines, are in
+``deploy/prefect.yaml``; keep the two in step (a test compares them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import sys
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+INGEST_CRON = "*/15 * * * *"  # every 15 minutes
+CHECKS_CRON = "0 * * * *"  # hourly, on the hour
+DEMO_INTERVAL_S = 60.0
+DEMO_CONFIG_NAME = "newsflow-demo.toml"
+TAGS = ["newsflow"]
+
+
+@dataclass(frozen=True)
+class FlowRef:
+    """Where a flow lives and how its deployment is scheduled (``cron=None``: manual only)."""
+
+    deployment: str
+    module: str
+    attr: str
+    cron: str | None
+    description: str
+
+
+FLOWS = (
+    FlowRef(
+        "ingest",
+        "newsflow.flows.ingest",
+        "ingest",
+        INGEST_CRON,
+        "Poll every source once and load what is new into the warehouse.",
+    ),
+    FlowRef(
+        "checks",
+        "newsflow.flows.checks",
+        "checks",
+        CHECKS_CRON,
+        "Table-level data-quality checks over the warehouse; alerts on a change.",
+    ),
+    FlowRef(
+        "reprocess",
+        "newsflow.flows.reprocess",
+        "reprocess",
+        None,
+        "Re-extract and reload archived pages (raw_pages), no network. Manual only.",
+    ),
+)
+
+
+def load_flow(ref: FlowRef) -> Any | None:
+    """The flow object, or None when its module is not part of this installation yet."""
+    try:
+        module = importlib.import_module(ref.module)
+    except ModuleNotFoundError as exc:
+        if exc.name == ref.module:
+            return None
+        raise
+    return getattr(module, ref.attr, None)
+
+
+def check_cron(expr: str) -> None:
+    """Raise ConfigError for a cron expression Prefect would refuse."""
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
+    from newsflow.schemas.config import ConfigError
+
+    try:
+        CronSchedule(cron=expr)
+    except ValidationError:
+        raise ConfigError(f"--cron: not a valid cron expression: {expr!r}") from None
+
+
+def build_deployments(
+    *,
+    config_path: str,
+    db: str | None = None,
+    interval_s: float | None = None,
+    cron: str | None = None,
+    note: Any = None,
+) -> list[Any]:
+    """The deployments ``newsflow serve`` runs, with their schedules, limits and parameters.
+
+    ``interval_s`` or ``cron`` replace the ingest's default schedule. Parameters are passed
+    only where the flow accepts them (``config_path`` always points at the config file). The
+    entrypoints are module paths (``newsflow.flows.ingest.ingest``): each run imports the
+    installed package, whatever the working directory.
+    """
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.deployments.runner import EntrypointType
+
+    if interval_s is not None and cron is not None:
+        raise ValueError("give an interval or a cron expression, not both")
+    if cron is not None:
+        check_cron(cron)
+    deployments = []
+    for ref in FLOWS:
+        flow = load_flow(ref)
+        if flow is None:
+            if note and ref.deployment != "ingest":
+                note(f"{ref.module} has no flow {ref.attr!r} yet: not serving {ref.deployment}")
+            continue
+        schedule: dict[str, Any] = {}
+        if ref.deployment == "ingest" and interval_s is not None:
+            schedule["interval"] = timedelta(seconds=interval_s)
+        elif ref.deployment == "ingest":
+            schedule["cron"] = cron or INGEST_CRON
+        elif ref.cron:
+            schedule["cron"] = ref.cron
+        deployments.append(
+            flow.to_deployment(
+                name=ref.deployment,
+                description=ref.description,
+                tags=TAGS,
+                parameters=flow_parameters(flow, config_path=config_path, db=db),
+                concurrency_limit=ConcurrencyLimitConfig(
+                    limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
+                ),
+                entrypoint_type=EntrypointType.MODULE_PATH,
+                **schedule,
+            )
+        )
+    return deployments
+
+
+def flow_parameters(flow: Any, *, config_path: str, db: str | None) -> dict[str, Any]:
+    accepted = inspect.signature(flow.fn).parameters
+    params: dict[str, Any] = {}
+    if "config_path" in accepted:
+        params["config_path"] = config_path
+    if db is not None and "db" in accepted:
+        params["db"] = db
+    return params
+
+
+def serve_deployments(deployments: list[Any], *, db: str | None = None) -> None:
+    """Block, running due flow runs, until Ctrl-C or SIGTERM (Prefect's ``serve``).
+
+    Each run starts in its own subprocess, which imports the flow from its entrypoint. One line
+    per finished run is printed (see :mod:`newsflow.cli.run_report`). Stopping pauses the
+    schedules (no pile of late runs on a server nobody serves); starting again re-applies the
+    deployments, which resumes them and drops stale scheduled runs.
+    """
+    from prefect import serve
+
+    from newsflow.cli.run_report import RunReporter
+
+    names = [f"{d.flow_name}/{d.name}" for d in deployments]
+    _note(f"serving {', '.join(names)}; Ctrl-C to stop")
+    with RunReporter(names, db=db):
+        serve(*deployments, pause_on_shutdown=True, print_starting_message=False)
+    _note("stopped; schedules paused until the next `newsflow serve`")
+
+
+# -- the command -----------------------------------------------------------------------------
+
+
+def add_serve_command(sub: Any) -> None:
+    """Register ``newsflow serve`` on the CLI's subparsers."""
+    parser = sub.add_parser(
+        "serve",
+        help="long-running: run the deployments on their schedules (Prefect serve)",
+        description=(
+            "Serve newsflow's deployments: ingest every 15 minutes (or --cron / --interval-s), "
+            "table checks hourly, reprocess on demand. Uses the Prefect server named by "
+            "PREFECT_API_URL, or starts one on 127.0.0.1. Stop with Ctrl-C."
+        ),
+    )
+    parser.add_argument(
+        "--config", help="config file (default: $NEWSFLOW_CONFIG, then ./newsflow.toml)"
+    )
+    parser.add_argument("--db", help="DuckDB file (default: warehouse.path from the config)")
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument(
+        "--interval-s", type=_positive_seconds, metavar="N", help="run the ingest every N seconds"
+    )
+    when.add_argument(
+        "--cron", metavar="EXPR", help=f'cron schedule of the ingest (default: "{INGEST_CRON}")'
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help=f"serve the bundled demo site and ingest it (every {DEMO_INTERVAL_S:g} s by default)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="with --demo: loopback port of the demo site (default: 8765)",
+    )
+    parser.add_argument(
+        "--api-port",
+        type=int,
+        default=4200,
+        help="port of the Prefect server started when PREFECT_API_URL is not set "
+        "(default: %(default)s)",
+    )
+    parser.set_defaults(handler=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``newsflow serve`` (a server that cannot start is reported by the CLI, exit 1)."""
+    from newsflow.ops.prefect_server import prefect_api
+    from newsflow.schemas.config import find_config_path, load_config
+
+    if args.cron is not None:
+        check_cron(args.cron)
+    with ExitStack() as stack:
+        if args.demo:
+            if args.config:
+                _error("--demo serves its own config; leave out --config")
+                return 2
+            config_path, db = _start_demo(args, stack)
+            warehouse = db
+            interval_s = args.interval_s
+            if interval_s is None and args.cron is None:
+                interval_s = DEMO_INTERVAL_S
+        else:
+            found = find_config_path(args.config)
+            if found is None:
+                _error(
+                    "no config file: give --config PATH, set NEWSFLOW_CONFIG or create "
+                    "./newsflow.toml (or try `newsflow serve --demo`)"
+                )
+                return 2
+            config = load_config(found)  # fail now, not at the first scheduled run
+            if not config.sources:
+                _error(f"{found}: no [[sources]] configured; nothing to ingest")
+                return 2
+            config_path = str(found.expanduser().resolve())
+            db = str(Path(args.db).expanduser().resolve()) if args.db else None
+            interval_s = args.interval_s
+            warehouse = db or str(Path(config.warehouse.path).expanduser().resolve())
+
+        deployments = build_deployments(
+            config_path=config_path, db=db, interval_s=interval_s, cron=args.cron, note=_note
+        )
+        api = stack.enter_context(prefect_api(args.api_port, note=_note))
+        every = (
+            f"every {interval_s:g} s"
+            if interval_s is not None
+            else f'cron "{args.cron or INGEST_CRON}"'
+        )
+        _note(f"Prefect API {api.url}; ingest {every}; config {config_path}")
+        _note(
+            f"trigger a run now with: PREFECT_API_URL={api.url} prefect deployment run "
+            f"{deployments[0].flow_name}/{deployments[0].name}"
+        )
+        serve_deployments(deployments, db=warehouse)
+    return 0
+
+
+def _start_demo(args: argparse.Namespace, stack: ExitStack) -> tuple[str, str]:
+    """Start the demo site and write the config its scheduled runs read."""
+    from newsflow.cli.main import DEMO_PORT
+    from newsflow.demo.config import demo_config
+    from newsflow.demo.server import start_demo_site
+    from newsflow.schemas.config_toml import write_config
+
+    port = DEMO_PORT if args.port is None else args.port
+    try:
+        site = start_demo_site(port)
+    except OSError:
+        site = start_demo_site(0)
+        _note(
+            f"port {port} is busy; serving the demo on {site.port}. Article URLs include the "
+            "port, so use the same --port on every demo run into one database."
+        )
+    stack.callback(site.stop)
+    db = Path(args.db or "newsflow.duckdb").expanduser().resolve()
+    config_file = write_config(
+        demo_config(site.base_url, db=str(db)), db.with_name(DEMO_CONFIG_NAME)
+    )
+    _note(f"demo site at {site.base_url}; warehouse {db}")
+    return str(config_file), str(db)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def _note(message: str) -> None:
+    print(f"newsflow: {message}", file=sys.stderr, flush=True)
+
+
+def _error(message: str) -> None:
+    print(f"newsflow: error: {message}", file=sys.stderr, flush=True)

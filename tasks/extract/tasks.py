@@ -1,0 +1,60 @@
+"""The extract stage's Prefect task: one task run per batch of pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from newsflow.schemas.records import ExtractedArticle
+from newsflow.tasks.extract import transform
+from newsflow.tasks.extract.extract import release_caches
+
+
+def html_pages_of(fetched: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pages of a batch that carry HTML to extract."""
+    return [p for p in fetched if p.get("content")]
+
+
+@task(name="extract-pages", cache_policy=NO_CACHE)
+def extract_batch(
+    fetched: Sequence[dict[str, Any]],
+    boilerplate: Mapping[str, frozenset[str]],
+    executor: Executor | None = None,
+    started: Iterable[ExtractedArticle] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, list[str]]]:
+    """Extract and clean the HTML pages of a batch, on ``executor`` (the run's process pool)
+    when given, else on a pool of its own if the batch is worth one. ``started``: the batch's
+    extraction already handed to the pool (``transform.start_extraction``), to collect.
+
+    Returns article rows, the pages that gave no article (url → reason), and each article's
+    line hashes for per-source boilerplate learning.
+    """
+    html_pages = html_pages_of(fetched)
+    if started is not None:
+        extracted = list(started)
+    else:
+        with transform.extraction_pool(len(html_pages), executor) as pool:
+            extracted = transform.extract_many(html_pages, boilerplate, executor=pool)
+        if pool is None:  # extracted here; this process validates and loads next
+            release_caches()
+    rows: list[dict[str, Any]] = []
+    errors: dict[str, str] = {}
+    line_hashes: dict[str, list[str]] = {}
+    for page, article in zip(html_pages, extracted, strict=True):
+        if article.error:
+            errors[page["url"]] = article.error
+            continue
+        row = transform.article_row(
+            article,
+            source=page["source"],
+            fetched_url=page["final_url"],
+            fetched_at=page["fetched_at"],
+            entry=page.get("entry"),
+        )
+        rows.append(row)
+        line_hashes[row["article_id"]] = article.line_hashes
+    return rows, errors, line_hashes

@@ -1,0 +1,180 @@
+"""Article pages: fetched politely (one request at a time per host, a pause between), in
+parallel across hosts, through the one safe client, with robots.txt honoured.
+
+The outcome of every page is a plain dict ready for the ``raw_pages`` archive: the body when it
+is an HTML page, else an ``error`` that says why there is no article (HTTP status, not HTML,
+a binary body labelled as HTML, disallowed by robots.txt, a network problem) and whether trying
+again later could help. Transient failures (resets, timeouts, 5xx) are retried in place with
+backoff (tasks/retry.py), never waiting less than the host's politeness delay. A host that
+answers 429 (or 503 with Retry-After) is not asked for its other pages in this run: they are
+recorded as throttled and retried on a later run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from newsflow.schemas.records import FeedEntry, FetchResult
+from newsflow.tasks.fetch.charset import charset_from_content_type, sniff_binary
+from newsflow.tasks.fetch.retry import RetryPolicy, attempts_note, fetch_with_retries
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
+_TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+Fetcher = Callable[[str], FetchResult]
+Allowed = Callable[[str], bool]
+
+
+def host_key(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or ''}"
+
+
+def page_outcome(
+    entry: FeedEntry, fetched: FetchResult, fetched_at: datetime, *, attempts: int = 1
+) -> dict[str, Any]:
+    """Classify one fetch: an HTML body to extract, or a reason there is none.
+
+    ``charset`` in the result is the HTTP header's charset label, for ``tasks/charset``, which
+    weighs it against the bytes (headers lie).
+    """
+    error = fetched.error
+    transient = False
+    if error is not None:
+        transient = not error.startswith(("blocked", "scheme", "too_large", "redirect_loop"))
+    elif fetched.status is None or not 200 <= fetched.status < 300:
+        error = f"http_{fetched.status}: the page answered HTTP {fetched.status}"
+        transient = fetched.status in _TRANSIENT_STATUS
+    elif fetched.content_type and fetched.content_type not in HTML_TYPES:
+        error = f"not_html: the page is {fetched.content_type}, not HTML; skipped"
+    elif not fetched.content.strip():
+        error = "empty: the page body is empty"
+    elif (binary := sniff_binary(fetched.content)) is not None:
+        label = fetched.content_type or "unlabelled"
+        error = f"binary: the page is labelled {label} but the body is {binary}; skipped"
+    if error is not None:
+        error += attempts_note(attempts)
+    return {
+        "source": entry.source,
+        "entry_id": entry.entry_id,
+        "url": entry.url,
+        "final_url": fetched.final_url or entry.url,
+        "status": fetched.status,
+        "content_type": fetched.content_type or None,
+        "charset": charset_from_content_type(fetched.headers.get("content-type")),
+        "content": fetched.content if error is None else None,
+        "error": error,
+        "fetched_at": fetched_at,
+        "transient": transient,
+        "entry": entry,
+    }
+
+
+def throttled(fetched: FetchResult) -> bool:
+    """Did the host ask us to slow down (429, or 503 with Retry-After)?"""
+    if fetched.error is not None:
+        return False
+    return fetched.status == 429 or (
+        fetched.status == 503 and bool(fetched.headers.get("retry-after"))
+    )
+
+
+def skipped_outcome(entry: FeedEntry, fetched_at: datetime, reason: str) -> dict[str, Any]:
+    """A page not requested in this run; ``transient`` so a later run tries it."""
+    return {**robots_outcome(entry, fetched_at), "error": reason, "transient": True}
+
+
+def robots_outcome(entry: FeedEntry, fetched_at: datetime) -> dict[str, Any]:
+    return {
+        "source": entry.source,
+        "entry_id": entry.entry_id,
+        "url": entry.url,
+        "final_url": entry.url,
+        "status": None,
+        "content_type": None,
+        "charset": None,
+        "content": None,
+        "error": "robots: disallowed by the site's robots.txt for our user agent",
+        "fetched_at": fetched_at,
+        "transient": False,
+        "entry": entry,
+    }
+
+
+def fetch_pages(
+    entries: Sequence[FeedEntry],
+    fetch: Fetcher,
+    *,
+    allowed: Allowed | None = None,
+    per_host_delay_s: float = 1.0,
+    crawl_delay: Callable[[str], float | None] | None = None,
+    max_workers: int = 8,
+    on_done: Callable[[dict[str, Any]], None] | None = None,
+    retry: RetryPolicy | None = None,
+) -> list[dict[str, Any]]:
+    """Fetch every entry's page; hosts in parallel, each host strictly one at a time.
+
+    ``crawl_delay`` (robots.txt) raises the pause for a host, never lowers it. ``retry`` (None:
+    no retries) is applied per page, its waits never shorter than the host's delay. Results
+    come back in the order of ``entries``.
+    """
+    retry = retry or RetryPolicy(retries=0)
+    by_host: dict[str, list[int]] = defaultdict(list)
+    for index, entry in enumerate(entries):
+        by_host[host_key(entry.url)].append(index)
+    results: list[dict[str, Any] | None] = [None] * len(entries)
+    lock = threading.Lock()
+
+    def run_host(indexes: list[int]) -> None:
+        last_request = 0.0
+        throttled_by: str | None = None
+        for index in indexes:
+            entry = entries[index]
+            if throttled_by is not None:
+                outcome = skipped_outcome(
+                    entry,
+                    datetime.now(UTC),
+                    f"throttled: the host answered {throttled_by} earlier in this run; "
+                    "not asked again until a later run",
+                )
+            elif allowed is not None and not allowed(entry.url):
+                outcome = robots_outcome(entry, datetime.now(UTC))
+            else:
+                delay = max(per_host_delay_s, (crawl_delay(entry.url) if crawl_delay else 0) or 0)
+                wait = last_request + delay - time.monotonic()
+                if last_request and wait > 0:
+                    time.sleep(wait)
+                fetched, attempts = fetch_with_retries(
+                    lambda url=entry.url: fetch(url),
+                    dataclasses.replace(retry, min_wait_s=max(retry.min_wait_s, delay)),
+                )
+                last_request = time.monotonic()
+                outcome = page_outcome(entry, fetched, datetime.now(UTC), attempts=attempts)
+                if throttled(fetched):
+                    after = fetched.headers.get("retry-after")
+                    throttled_by = f"HTTP {fetched.status}" + (
+                        f" (Retry-After: {after})" if after else ""
+                    )
+            results[index] = outcome
+            if on_done is not None:
+                with lock:
+                    on_done(outcome)
+
+    workers = max(1, min(max_workers, len(by_host)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="newsflow-host") as pool:
+        for future in [pool.submit(run_host, idx) for idx in by_host.values()]:
+            future.result()
+    return [r for r in results if r is not None]
+
+
+def page_headers() -> dict[str, str]:
+    return {"Accept": _PAGE_ACCEPT}

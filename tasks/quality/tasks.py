@@ -1,0 +1,173 @@
+"""The quality stage's Prefect tasks: the row suite per batch, the run's Data Docs page, the
+table checks and alert state after a load, and the alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from newsflow.schemas.config import Config
+from newsflow.tasks.quality import alerts, thresholds, validate
+from newsflow.tasks.quality.gate import (
+    QualityReport,
+    checked_sources,
+    data_docs_dir,
+    row_check_results,
+)
+from newsflow.tasks.quality.gx_context import docs_index_path
+from newsflow.tasks.quality.table_checks import check_tables
+from newsflow.tasks.quality.thresholds import table_thresholds_for
+from newsflow.tasks.quality.validate import ValidationOutcome, validate_articles
+from newsflow.tasks.warehouse.transaction import transaction
+from newsflow.tasks.warehouse.warehouse import Warehouse
+
+
+@task(name="validate-articles", cache_policy=NO_CACHE)
+def validate_batch(
+    rows: Sequence[dict[str, Any]],
+    config: Config,
+    data_docs_dir: Path | None = None,
+    run_id: str | None = None,
+) -> ValidationOutcome:
+    """The row suite over the whole batch: one Great Expectations run.
+
+    ``[checks]`` also holds the table suite's thresholds; only the row suite's go in here.
+    With ``data_docs_dir`` the validation lands in the Data Docs site, named by ``run_id``.
+    """
+    return validate_articles(
+        list(rows),
+        thresholds=thresholds.split(config.checks)[0],
+        source_thresholds={
+            s.name: thresholds.split(s.checks)[0] for s in config.sources if s.checks
+        },
+        expected_language={s.name: s.language for s in config.sources},
+        data_docs_dir=data_docs_dir,
+        run_id=run_id,
+    )
+
+
+@task(name="document-row-checks", cache_policy=NO_CACHE)
+def document_row_checks(frames: Sequence[Any], data_docs_dir: Path, run_id: str) -> Path | None:
+    """The run's row checks, every batch's rows, as one page of the Data Docs site."""
+    return validate.document_row_checks(frames, data_docs_dir=data_docs_dir, run_id=run_id)
+
+
+@task(name="table-checks", cache_policy=NO_CACHE)
+def run_checks(
+    warehouse: Warehouse,
+    run_id: str,
+    config: Config,
+    row_tally: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    checked_run_id: str | None = None,
+    now: datetime | None = None,
+) -> QualityReport:
+    """Table suite + row tally → ``dq_results`` (table rows) and ``alert_state``.
+
+    ``checked_run_id`` is the ingest run whose rates are checked (default ``run_id``); the
+    row suite's own ``dq_results`` rows were written per batch at load time.
+    """
+    now = now or datetime.now(UTC)
+    sources = checked_sources(config, warehouse)
+    thresholds = table_thresholds_for(
+        config.checks, {s.name: s.checks for s in config.sources}, sources
+    )
+    docs = data_docs_dir(config, warehouse.published)
+    table = check_tables(
+        warehouse.con,
+        run_id=checked_run_id or run_id,
+        thresholds=thresholds,
+        data_docs_dir=docs,
+        validation_name=run_id,
+        now=now,
+    )
+    results = row_check_results(row_tally or {}) + table.results
+    report = QualityReport(
+        run_id=run_id,
+        results=results,
+        data_docs_page=table.data_docs_page,
+        data_docs_index=table.data_docs_index
+        or (docs_index_path(docs) if docs_index_path(docs).is_file() else None),
+    )
+    warehouse.save_dq_results(run_id, [r.dq_row() for r in table.results if r.status != "skip"])
+
+    previous = alerts.load_states(warehouse.con)
+    updated = []
+    for result in results:
+        before = previous.get(result.key)
+        after = alerts.advance(before, result, run_id, now)
+        if after is None or after is before:
+            continue
+        updated.append(after)
+        kind = alerts.transition(before, after)
+        if kind:
+            report.changes.append((kind, after))
+    with transaction(warehouse.con):
+        alerts.save_states(warehouse.con, updated)
+    return report
+
+
+@task(name="send-alerts", cache_policy=NO_CACHE)
+def announce(warehouse: Warehouse, report: QualityReport, config: Config) -> QualityReport:
+    """Deliver the announcements due and emit one Prefect event per state change.
+
+    Never raises. A message counts as delivered when a destination accepted it (or when none
+    is configured and it was logged); otherwise its checks stay due and the next run tries again.
+    """
+    try:
+        _announce(warehouse, report, config)
+    except Exception as exc:  # noqa: BLE001 - alerting must never fail the load
+        _logger().error("alerting failed: %s: %s", type(exc).__name__, exc)
+    return report
+
+
+def _announce(warehouse: Warehouse, report: QualityReport, config: Config) -> None:
+    con = warehouse.con
+    states = alerts.load_states(con)
+    notices = alerts.pending_notices(states.values())
+    messages = alerts.build_messages(
+        notices,
+        run_id=report.run_id,
+        data_docs_page=report.data_docs_page,
+        data_docs_index=report.data_docs_index,
+    )
+    urls = config.alerts.all_urls()
+    for message in messages:
+        if not urls:
+            _logger().warning(
+                "data-quality alert not sent (no [alerts] urls or NEWSFLOW_ALERT_URLS): %s",
+                message.title,
+            )
+        deliveries = alerts.deliver(
+            message,
+            urls,
+            attempts=config.alerts.delivery_attempts,
+            retry_delay_s=config.alerts.retry_delay_s,
+        )
+        report.alerts.append(alerts.AlertReport(message=message, deliveries=deliveries))
+        now = datetime.now(UTC)
+        done = alerts.delivered(deliveries)
+        with transaction(con):
+            alerts.log_alert(con, report.run_id, message, deliveries, now)
+            if done:
+                kind_notices = [n for n in notices if n.kind == message.kind]
+                alerts.save_states(
+                    con, [alerts.mark_notified(n.state, report.run_id, now) for n in kind_notices]
+                )
+    report.events = alerts.emit_events(
+        report.changes, run_id=report.run_id, data_docs_page=report.data_docs_page
+    )
+
+
+def _logger() -> Any:
+    try:
+        from prefect.logging import get_run_logger
+
+        return get_run_logger()
+    except Exception:  # noqa: BLE001 - outside a flow run
+        return alerts.log

@@ -1,0 +1,151 @@
+"""The raw page archive (``raw_pages``): what a run keeps of each fetched page.
+
+Two later jobs depend on it. ``newsflow reprocess`` reruns extract → clean → validate → load
+from the archive with no network, so the archive must hold every input extraction saw: the
+HTML, the URL after redirects, the header's charset label and the feed entry's own headline and
+date (the page's metadata wins, the feed's fills the gaps). And the next ingest re-checks recent
+pages with a conditional GET, so it keeps the page's ETag and Last-Modified.
+
+One more input is not in the page: the per-source boilerplate (site chrome learnt from the
+articles stored so far, ``tasks/boilerplate.py``) that the run applied. It grows as articles
+arrive, so re-extracting an old page with what is learnt *now* would strip lines the original
+run kept, and reprocessing would not reproduce ``articles``. So each ingest run records the set
+it applied per source (``run_boilerplate``, each distinct set stored once in
+``boilerplate_sets``), and reprocessing applies to every page the set of the run that fetched
+it. Reprocessing therefore isolates changes in *code*; learnt chrome reaches pages as they are
+fetched. (Pages fetched before schema 2 have no recorded set and get what is learnt now.)
+
+The page functions are pure, between the page dicts the pipeline passes around (see
+``tasks/pages.page_outcome``) and archive rows; ``Warehouse.save_pages`` and
+``Warehouse.raw_pages`` do their SQL.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from newsflow.schemas.records import FeedEntry
+from newsflow.tasks.warehouse.transaction import transaction
+
+if TYPE_CHECKING:
+    from newsflow.tasks.warehouse.warehouse import Warehouse
+
+
+def archive_fields(page: dict[str, Any]) -> dict[str, Any]:
+    """The ``raw_pages`` columns of schema 2 for one fetched page dict."""
+    entry = page.get("entry")
+    return {
+        "etag": page.get("etag"),
+        "last_modified": page.get("last_modified"),
+        "checked_at": page["fetched_at"],
+        "charset": page.get("charset"),
+        "entry_title": entry.title if isinstance(entry, FeedEntry) else None,
+        "entry_published_at": entry.published_at if isinstance(entry, FeedEntry) else None,
+    }
+
+
+def page_from_archive(
+    *,
+    url: str,
+    final_url: str | None,
+    source: str,
+    html: bytes,
+    fetched_at: datetime,
+    charset: str | None = None,
+    entry_title: str | None = None,
+    entry_published_at: datetime | None = None,
+    entry_id: str | None = None,
+    run_id: str | None = None,
+    boilerplate_set: str | None = None,
+    boilerplate: list[str] | None = None,
+) -> dict[str, Any]:
+    """An archived page as the page dict extraction takes, the same as when it was fetched,
+    with the boilerplate set its fetching run applied (``boilerplate_set`` None: not recorded).
+    """
+    return {
+        "source": source,
+        "entry_id": entry_id or url,
+        "url": url,
+        "final_url": final_url or url,
+        "status": 200,
+        "content_type": None,
+        "charset": charset,
+        "content": gzip.decompress(html),
+        "error": None,
+        "fetched_at": fetched_at,
+        "transient": False,
+        "run_id": run_id,
+        "boilerplate_set": boilerplate_set,
+        "boilerplate": frozenset(boilerplate or ()),
+        "entry": FeedEntry(
+            source=source,
+            entry_id=entry_id or url,
+            url=url,
+            title=entry_title,
+            published_at=entry_published_at,
+        ),
+    }
+
+
+def since_datetime(since: str | date | datetime | None) -> datetime | None:
+    """``--since`` as a UTC datetime: a date means its midnight UTC; naive times are UTC."""
+    if since is None or since == "":
+        return None
+    if isinstance(since, str):
+        since = datetime.fromisoformat(since)
+    if not isinstance(since, datetime):
+        since = datetime(since.year, since.month, since.day)
+    return since if since.tzinfo else since.replace(tzinfo=UTC)
+
+
+def boilerplate_set_id(line_hashes: frozenset[str]) -> str:
+    """A stable id for a set of line hashes (empty set included)."""
+    return hashlib.sha256("\n".join(sorted(line_hashes)).encode()).hexdigest()[:16]
+
+
+def save_run_boilerplate(
+    warehouse: Warehouse, run_id: str, boilerplate: Mapping[str, frozenset[str]]
+) -> None:
+    """Record the boilerplate set ``run_id`` applies to each source (each set stored once)."""
+    if not boilerplate:
+        return
+    rows = [
+        (source, boilerplate_set_id(hashes), sorted(hashes))
+        for source, hashes in boilerplate.items()
+    ]
+    con = warehouse.con
+    with transaction(con):
+        con.executemany(
+            "INSERT INTO boilerplate_sets VALUES (?, ?, ?) ON CONFLICT DO NOTHING", rows
+        )
+        con.executemany(
+            "INSERT OR REPLACE INTO run_boilerplate VALUES (?, ?, ?)",
+            [(run_id, source, set_id) for source, set_id, _ in rows],
+        )
+
+
+def split_by_boilerplate(
+    pages: list[dict[str, Any]], current: Mapping[str, frozenset[str]]
+) -> list[tuple[list[dict[str, Any]], dict[str, frozenset[str]]]]:
+    """Cut a batch of archived pages into as few groups as possible in which every source has
+    one boilerplate set, each group with its source → set mapping for extraction. A page whose
+    run recorded no set gets ``current`` (what is learnt now) for its source."""
+    groups: list[tuple[list[dict[str, Any]], dict[str, str], dict[str, frozenset[str]]]] = []
+    for page in pages:
+        source = page["source"]
+        if page.get("boilerplate_set") is None:
+            key, hashes = "current", current.get(source, frozenset())
+        else:
+            key, hashes = page["boilerplate_set"], page["boilerplate"]
+        for members, keys, sets in groups:
+            if keys.setdefault(source, key) == key:
+                sets[source] = hashes
+                members.append(page)
+                break
+        else:
+            groups.append(([page], {source: key}, {source: hashes}))
+    return [(members, sets) for members, _, sets in groups]

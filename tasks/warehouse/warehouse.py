@@ -1,0 +1,728 @@
+"""The warehouse: a DuckDB working file the pipeline writes, and the snapshot analysts read.
+
+DuckDB allows one writing process per file, and while it writes no other process can open the
+file even read-only. So the file a user names (``warehouse.path`` / ``--db``) is a published
+snapshot that newsflow never holds open: runs write ``<name>.work.duckdb`` beside it and, at the
+end of each run, write a fresh snapshot to a temporary file and rename it into place. Readers
+that already had the old snapshot open keep reading it; new readers get the new one. The bulky
+``raw_pages`` archive stays in the working file.
+
+All writes are bulk (Arrow tables registered and inserted with one statement) and each batch
+is one transaction, so a crash never leaves half a batch behind.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from newsflow.tasks.fetch.feeds import FeedPoll
+from newsflow.tasks.warehouse import search
+from newsflow.tasks.warehouse.archive import archive_fields, page_from_archive
+from newsflow.tasks.warehouse.migrate import migrate
+from newsflow.tasks.warehouse.transaction import transaction
+
+#: Tables copied into the analysts' snapshot, in dependency-free order.
+SNAPSHOT_TABLES = (
+    "schema_migrations",
+    "pipeline_runs",
+    "feed_state",
+    "feed_fetches",
+    "articles",
+    "article_versions",
+    "rejected_articles",
+    "dq_results",
+    "story_clusters",
+    "alert_state",
+    "alert_log",
+)
+
+#: What an idle tick's publish leaves as it was (and the full-text index built on them).
+_ARTICLE_TABLES = ("articles", "article_versions", "story_clusters")
+
+#: Pipeline bookkeeping that analysts do not need.
+_INTERNAL_TABLES = (
+    "seen_entries",
+    "source_lines",
+    "article_fingerprints",
+    "boilerplate_sets",
+    "run_boilerplate",
+    "search_docs",  # the full-text index, copied into fts_main_articles (tasks/warehouse/search.py)
+    "search_dict",
+    "search_terms",
+)
+
+_CAPTION_TYPE = pa.list_(
+    pa.struct([("text", pa.string()), ("credit", pa.string()), ("image_url", pa.string())])
+)
+_TS = pa.timestamp("us", tz="UTC")
+
+
+class WarehouseLocked(RuntimeError):
+    """Another process holds the working file; the message names the file and the holder."""
+
+
+@dataclass
+class LoadCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: LoadCounts) -> LoadCounts:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+def working_path(published: Path) -> Path:
+    """``news.duckdb`` → ``news.work.duckdb``: the file only the pipeline opens."""
+    return published.with_name(f"{published.stem}.work{published.suffix or '.duckdb'}")
+
+
+def connect_with_wait(path: Path, timeout_s: float) -> duckdb.DuckDBPyConnection:
+    """Open ``path`` read-write, waiting while another process holds its lock."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.2
+    while True:
+        try:
+            return duckdb.connect(str(path), config=_OFFLINE)
+        except duckdb.IOException as exc:
+            message = str(exc)
+            if "lock" not in message.lower():
+                raise
+            if time.monotonic() >= deadline:
+                holder = _lock_holder(message)
+                raise WarehouseLocked(
+                    f"{path} is locked by another process{holder}; waited {timeout_s:g} s "
+                    "(warehouse.lock_timeout_s). Another newsflow run is probably writing."
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+
+# Nothing is downloaded at run time: extensions come from pip packages only.
+_OFFLINE = {
+    "autoinstall_known_extensions": "false",
+    "autoload_known_extensions": "false",
+    # DuckDB caches up to 80 % of RAM by default; the pipeline streams batches and DuckDB
+    # spills what does not fit, so a fixed cap keeps a run's memory flat as the warehouse grows
+    # (measured over 5,000 pages: 256 MB let the run process grow ~60 MB more at publish), and
+    # its allocator hands freed memory back instead of keeping up to 128 MB of it.
+    "memory_limit": "128MB",
+    "allocator_flush_threshold": "32MB",
+    "allocator_background_threads": "true",
+}
+
+
+def _lock_holder(message: str) -> str:
+    match = re.search(r"Conflicting lock is held in (.+?) \(PID (\d+)\)", message)
+    return f" ({match[1]}, PID {match[2]})" if match else ""
+
+
+class Warehouse:
+    """The pipeline's only door to DuckDB. Keep every SQL statement behind these methods, so
+    a different target (DuckLake, MotherDuck) is a new implementation, not a hunt."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, published: Path, working: Path) -> None:
+        self.con = con
+        self.published = published
+        self.working = working
+
+    @classmethod
+    def open(cls, published: str | os.PathLike[str], *, lock_timeout_s: float = 600.0) -> Warehouse:
+        published_path = Path(published).expanduser().resolve()
+        published_path.parent.mkdir(parents=True, exist_ok=True)
+        working = working_path(published_path)
+        con = connect_with_wait(working, lock_timeout_s)
+        migrate(con)
+        return cls(con, published_path, working)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, flow: str) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO pipeline_runs (run_id, flow, started_at, status) "
+            "VALUES (?, ?, ?, 'running')",
+            [run_id, flow, _now()],
+        )
+
+    def finish_run(
+        self, run_id: str, status: str, counts: dict[str, int], message: str | None
+    ) -> None:
+        allowed = {
+            "feeds_polled",
+            "pages_fetched",
+            "page_errors",
+            "articles_new",
+            "articles_updated",
+            "articles_unchanged",
+            "rejected",
+            "checks_failed",
+        }
+        sets = ", ".join(f"{k} = ?" for k in counts if k in allowed)
+        values = [v for k, v in counts.items() if k in allowed]
+        self.con.execute(
+            f"UPDATE pipeline_runs SET finished_at = ?, status = ?, message = ?"
+            f"{', ' + sets if sets else ''} WHERE run_id = ?",
+            [_now(), status, message, *values, run_id],
+        )
+
+    # -- feeds --------------------------------------------------------------------------------
+
+    def record_feed_polls(
+        self, run_id: str, polls: Sequence[FeedPoll], new_counts: dict[str, int]
+    ) -> None:
+        """One ``feed_fetches`` row per poll, and the polling state for the next run."""
+        if not polls:
+            return
+        rows = [
+            {
+                "run_id": run_id,
+                "source": p.source,
+                "feed_url": p.feed_url,
+                "status": p.status,
+                "etag": p.etag,
+                "last_modified": p.last_modified,
+                "bytes": p.bytes,
+                "elapsed_ms": p.elapsed_ms,
+                "entries": len(p.entries),
+                "new_entries": new_counts.get(p.source, 0),
+                "error": p.error or p.warning,
+                "fetched_at": p.fetched_at,
+            }
+            for p in polls
+        ]
+        with self._transaction():
+            self._insert("feed_fetches", rows, replace=True)
+            for p in polls:
+                if p.skipped:  # not requested (gone, paused, Retry-After): state unchanged
+                    continue
+                ok = p.succeeded
+                # A 304 carries no new validators worth losing the old ones for.
+                keep_old = p.status == 304
+                self.con.execute(
+                    """
+                    INSERT INTO feed_state AS s (source, feed_url, etag, last_modified,
+                        last_polled_at, last_success_at, consecutive_errors)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (source) DO UPDATE SET
+                        feed_url = excluded.feed_url,
+                        etag = CASE WHEN ? THEN coalesce(excluded.etag, s.etag)
+                                    WHEN ? THEN excluded.etag ELSE s.etag END,
+                        last_modified = CASE
+                            WHEN ? THEN coalesce(excluded.last_modified, s.last_modified)
+                            WHEN ? THEN excluded.last_modified ELSE s.last_modified END,
+                        last_polled_at = excluded.last_polled_at,
+                        last_success_at = coalesce(excluded.last_success_at, s.last_success_at),
+                        consecutive_errors = CASE WHEN ? THEN 0 ELSE s.consecutive_errors + 1 END
+                    """,
+                    [
+                        p.source,
+                        p.feed_url,
+                        p.etag if ok else None,
+                        p.last_modified if ok else None,
+                        p.fetched_at,
+                        p.fetched_at if ok else None,
+                        0 if ok else 1,
+                        keep_old,
+                        ok,
+                        keep_old,
+                        ok,
+                        ok,
+                    ],
+                )
+
+    def unseen_entry_ids(
+        self, source: str, entry_ids: Iterable[str], max_attempts: int = 3
+    ) -> set[str]:
+        """Entry ids of ``source`` whose page still needs fetching (new, or a transient failure)."""
+        ids = list(dict.fromkeys(entry_ids))
+        if not ids:
+            return set()
+        done = self.con.execute(
+            "SELECT entry_id FROM seen_entries WHERE source = ? AND entry_id IN (SELECT unnest(?)) "
+            "AND (state = 'done' OR attempts >= ?)",
+            [source, ids, max_attempts],
+        ).fetchall()
+        return set(ids) - {row[0] for row in done}
+
+    # -- pages --------------------------------------------------------------------------------
+
+    def save_pages(self, run_id: str, pages: Sequence[dict[str, Any]]) -> None:
+        """Archive fetched pages and mark their entries seen, in one transaction.
+
+        Each dict has: source, entry_id, url, final_url, status, content_type, content (bytes
+        or None), error, fetched_at, transient (bool: retry the entry on a later run).
+        """
+        if not pages:
+            return
+        raw_rows = [
+            {
+                "url": p["url"],
+                "final_url": p["final_url"],
+                "source": p["source"],
+                "status": p["status"],
+                "content_type": p["content_type"],
+                "html": gzip.compress(p["content"], 6) if p.get("content") else None,
+                "fetched_at": p["fetched_at"],
+                "run_id": run_id,
+                "error": p["error"],
+                **archive_fields(p),  # validators, charset, feed headline/date (schema 2)
+            }
+            for p in _last_by(pages, "url")
+        ]
+        seen_rows = [
+            {
+                "source": p["source"],
+                "entry_id": p["entry_id"],
+                "url": p["url"],
+                "state": "retry" if p.get("transient") else "done",
+                "attempts": 1,
+                "first_seen_at": p["fetched_at"],
+                "last_attempt_at": p["fetched_at"],
+            }
+            for p in _last_by(pages, "source", "entry_id")
+        ]
+        with self._transaction():
+            self._insert("raw_pages", raw_rows, replace=True)
+            table = _arrow(seen_rows, "seen_entries", self.con)
+            self.con.register("_seen", table)
+            try:
+                self.con.execute(
+                    """
+                    INSERT INTO seen_entries AS s SELECT * FROM _seen
+                    ON CONFLICT (source, entry_id) DO UPDATE SET
+                        url = excluded.url, state = excluded.state,
+                        attempts = s.attempts + 1, last_attempt_at = excluded.last_attempt_at
+                    """
+                )
+            finally:
+                self.con.unregister("_seen")
+
+    def archived_urls(
+        self, *, source: str | None = None, since: datetime | None = None
+    ) -> list[str]:
+        """URLs of archived pages with HTML, per source oldest fetch first, for reprocessing.
+
+        Pages whose extraction failed are included: new code may extract them now."""
+        rows = self.con.execute(
+            """
+            SELECT url FROM raw_pages
+            WHERE html IS NOT NULL
+              AND (? IS NULL OR source = ?) AND (? IS NULL OR fetched_at >= ?)
+            ORDER BY source, fetched_at, url
+            """,
+            [source, source, since, since],
+        ).fetchall()
+        return [url for (url,) in rows]
+
+    def raw_pages(self, urls: Sequence[str]) -> list[dict[str, Any]]:
+        """Archived pages as the page dicts extraction takes (HTML decompressed), in ``urls``
+        order, each with the boilerplate set its fetching run applied (tasks/archive.py); asked
+        for a batch at a time so a large archive never sits in memory at once."""
+        rows = self.con.execute(
+            """
+            SELECT r.url, r.final_url, r.source, r.html, r.fetched_at, r.charset,
+                   r.entry_title, r.entry_published_at, s.entry_id, r.run_id, b.set_id,
+                   b.line_hashes
+            FROM raw_pages r
+            LEFT JOIN (SELECT url, source, min(entry_id) AS entry_id FROM seen_entries
+                       GROUP BY ALL) s USING (url, source)
+            LEFT JOIN (SELECT run_id, source, set_id, line_hashes
+                       FROM run_boilerplate JOIN boilerplate_sets USING (source, set_id)) b
+                   USING (run_id, source)
+            WHERE r.html IS NOT NULL AND r.url IN (SELECT unnest(?))
+            """,
+            [list(urls)],
+        ).fetchall()
+        found = {
+            row[0]: page_from_archive(**dict(zip(_ARCHIVE_KEYS, row, strict=True))) for row in rows
+        }
+        return [found[url] for url in urls if url in found]
+
+    def clear_page_errors(self, urls: Iterable[str]) -> None:
+        """Forget an old extraction error of pages that now gave an article (reprocess)."""
+        urls = list(urls)
+        if urls:
+            self.con.execute(
+                "UPDATE raw_pages SET error = NULL WHERE error IS NOT NULL "
+                "AND url IN (SELECT unnest(?))",
+                [urls],
+            )
+
+    def mark_page_errors(self, errors: dict[str, str]) -> None:
+        """Record why fetched pages gave no article (extraction empty, not an article…)."""
+        if not errors:
+            return
+        with self._transaction():
+            for url, reason in errors.items():
+                self.con.execute("UPDATE raw_pages SET error = ? WHERE url = ?", [reason, url])
+
+    # -- articles -----------------------------------------------------------------------------
+
+    def load_articles(
+        self,
+        run_id: str,
+        rows: Sequence[dict[str, Any]],
+        line_hashes: dict[str, list[str]] | None = None,
+        *,
+        touch_unchanged: bool = True,
+    ) -> LoadCounts:
+        """Upsert valid article rows: new ones inserted at version 1, changed content gets a new
+        version, unchanged content only moves ``last_seen_at``. Idempotent for the same input.
+        An article keeps the source that first loaded it, whichever feed lists it later.
+
+        ``touch_unchanged=False`` (reprocessing the archive, where nothing was seen on the site)
+        leaves ``last_seen_at`` and ``run_id`` of unchanged articles alone."""
+        rows = _last_by(rows, "article_id")
+        if not rows:
+            return LoadCounts()
+        now = _now()
+        batch = [
+            {
+                **{k: r.get(k) for k in _ARTICLE_INPUT},
+                "version": 1,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                "run_id": run_id,
+            }
+            for r in rows
+        ]
+        table = _arrow(batch, "articles", self.con)
+        counts = LoadCounts()
+        with self._transaction():
+            self.con.register("_batch", table)
+            try:
+                status = dict(
+                    self.con.execute(
+                        """
+                        SELECT b.article_id,
+                               CASE WHEN a.article_id IS NULL THEN 'new'
+                                    WHEN a.content_hash = b.content_hash THEN 'unchanged'
+                                    ELSE 'updated' END
+                        FROM _batch b LEFT JOIN articles a USING (article_id)
+                        """
+                    ).fetchall()
+                )
+                self.con.execute(
+                    """
+                    INSERT INTO articles AS a
+                    SELECT * FROM _batch
+                    ON CONFLICT (article_id) DO UPDATE SET
+                        url = excluded.url, title = excluded.title,
+                        text = excluded.text, authors = excluded.authors,
+                        published_at = excluded.published_at, language = excluded.language,
+                        captions = excluded.captions, word_count = excluded.word_count,
+                        version = CASE WHEN a.content_hash = excluded.content_hash
+                                       THEN a.version ELSE a.version + 1 END,
+                        content_hash = excluded.content_hash,
+                        last_seen_at = CASE WHEN ? OR a.content_hash <> excluded.content_hash
+                                            THEN excluded.last_seen_at ELSE a.last_seen_at END,
+                        run_id = CASE WHEN ? OR a.content_hash <> excluded.content_hash
+                                      THEN excluded.run_id ELSE a.run_id END
+                    """,
+                    [touch_unchanged, touch_unchanged],
+                )
+                changed = [k for k, v in status.items() if v != "unchanged"]
+                if changed:
+                    self.con.execute(
+                        """
+                        INSERT INTO article_versions
+                        SELECT a.article_id, a.version, a.content_hash, a.title, a.text, ?, ?
+                        FROM articles a WHERE a.article_id IN (SELECT unnest(?))
+                        ON CONFLICT DO NOTHING
+                        """,
+                        [now, run_id, changed],
+                    )
+            finally:
+                self.con.unregister("_batch")
+            if line_hashes:
+                self._save_line_hashes(
+                    {k: v for k, v in line_hashes.items() if status.get(k) != "unchanged"}, rows
+                )
+        for value in status.values():
+            setattr(counts, value, getattr(counts, value) + 1)
+        return counts
+
+    def _save_line_hashes(
+        self, line_hashes: dict[str, list[str]], rows: Sequence[dict[str, Any]]
+    ) -> None:
+        source_of = {r["article_id"]: r["source"] for r in rows}
+        pairs = [
+            {"source": source_of[aid], "article_id": aid, "line_hash": h}
+            for aid, hashes in line_hashes.items()
+            if aid in source_of
+            for h in dict.fromkeys(hashes)
+        ]
+        if not pairs:
+            return
+        self.con.execute(
+            "DELETE FROM source_lines WHERE article_id IN (SELECT unnest(?))", [list(line_hashes)]
+        )
+        self._insert("source_lines", pairs, replace=True)
+
+    def source_line_hashes(self, source: str, limit_articles: int = 500) -> list[list[str]]:
+        """Line hashes of a source's most recent articles, one list per article."""
+        rows = self.con.execute(
+            """
+            SELECT l.article_id, list(l.line_hash)
+            FROM source_lines l JOIN articles a USING (article_id)
+            WHERE l.source = ? AND a.article_id IN (
+                SELECT article_id FROM articles WHERE source = ?
+                ORDER BY last_seen_at DESC LIMIT ?)
+            GROUP BY l.article_id
+            """,
+            [source, source, limit_articles],
+        ).fetchall()
+        return [list(hashes) for _, hashes in rows]
+
+    def save_rejections(self, run_id: str, rejections: Sequence[dict[str, Any]]) -> None:
+        """Rows that failed checks, with every failed check and the observed values."""
+        if not rejections:
+            return
+        now = _now()
+        rows = [
+            {
+                "url": r["url"],
+                "source": r["source"],
+                "run_id": run_id,
+                "failed_checks": list(r["failed_checks"]),
+                "details": json.dumps(r["details"], default=str, sort_keys=True),
+                "record": json.dumps(r["record"], default=str, sort_keys=True),
+                "rejected_at": now,
+            }
+            for r in _last_by(rejections, "url")
+        ]
+        with self._transaction():
+            self._insert("rejected_articles", rows, replace=True)
+
+    def save_dq_results(self, run_id: str, results: Sequence[dict[str, Any]]) -> None:
+        if not results:
+            return
+        now = _now()
+        rows = [
+            {
+                "run_id": run_id,
+                "suite": r["suite"],
+                "check": r["check"],
+                "source": r.get("source"),
+                "severity": r["severity"],
+                "success": bool(r["success"]),
+                "observed": r.get("observed")
+                if isinstance(r.get("observed"), str | None)
+                else json.dumps(r.get("observed"), default=str),
+                "unexpected_count": r.get("unexpected_count"),
+                "checked_at": now,
+            }
+            for r in results
+        ]
+        with self._transaction():
+            self._insert("dq_results", rows)
+
+    # -- queries used by the CLI and the table checks -----------------------------------------
+
+    def latest_ingest_run(self) -> str | None:
+        """The newest ingest run that finished: what ``newsflow check`` checks the rates of."""
+        return self.scalar(
+            "SELECT run_id FROM pipeline_runs WHERE flow = 'ingest' AND status <> 'running' "
+            "ORDER BY started_at DESC LIMIT 1"
+        )
+
+    def known_sources(self) -> list[str]:
+        """Every source the warehouse has polled or loaded (when no config names them)."""
+        rows = self.con.execute(
+            "SELECT source FROM feed_state UNION SELECT DISTINCT source FROM articles ORDER BY 1"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.con.execute(sql, list(params)).fetchone()
+        return row[0] if row else None
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def publish(self, *, articles_changed: bool = True) -> Path:
+        """Write a fresh analysts' snapshot and atomically rename it over the published file.
+
+        With ``articles_changed=False`` (a tick where no page was processed) the current
+        snapshot is copied and only the small bookkeeping tables are refreshed: the articles,
+        their versions, clusters and full-text index stay as they are, so an idle tick costs a
+        file copy instead of a rebuild that grows with the warehouse.
+        """
+        self.con.execute("CHECKPOINT")
+        tmp = self.published.with_name(f".{self.published.name}.{os.getpid()}.tmp")
+        for leftover in (tmp, Path(f"{tmp}.wal")):
+            leftover.unlink(missing_ok=True)
+        own = self.scalar("SELECT current_database()")
+        if not articles_changed and self._snapshot_is_current():
+            shutil.copyfile(self.published, tmp)
+            self.con.execute(f"ATTACH '{_sql_str(str(tmp))}' AS snapshot")
+            try:
+                with self._transaction():
+                    for table in (*SNAPSHOT_TABLES, "raw_pages"):
+                        if table not in _ARTICLE_TABLES:
+                            self._copy_to_snapshot(own, table)
+            finally:
+                self.con.execute("DETACH snapshot")
+            os.replace(tmp, self.published)
+            return self.published
+        search.sync_index(self.con)  # index what changed since the last publish
+        self.con.execute(f"ATTACH '{_sql_str(str(tmp))}' AS snapshot")
+        try:
+            self.con.execute("USE snapshot")
+            migrate(self.con)
+            self.con.execute(f'USE "{own}"')
+            search.create_index(self.con, "snapshot")  # while its articles table is empty: cheap
+            with self._transaction():
+                for table in (*SNAPSHOT_TABLES, "raw_pages"):
+                    self._copy_to_snapshot(own, table)
+                for table in _INTERNAL_TABLES:
+                    self.con.execute(f"DROP TABLE snapshot.{table}")
+                self.con.execute(
+                    "COMMENT ON TABLE snapshot.raw_pages IS 'Every article page fetched, with "
+                    "status and error; the HTML itself stays in the working file (NULL here).'"
+                )
+                search.fill_index(self.con, own, "snapshot")
+        finally:
+            self.con.execute(f'USE "{own}"')
+            self.con.execute("DETACH snapshot")
+        os.replace(tmp, self.published)
+        return self.published
+
+    def _copy_to_snapshot(self, own: str, table: str) -> None:
+        self.con.execute(f"DELETE FROM snapshot.{table}")
+        if table == "raw_pages":  # outcomes without the HTML: every error, not the archive
+            select = f'SELECT * REPLACE (NULL::BLOB AS html) FROM "{own}".raw_pages'
+        else:
+            select = f'SELECT * FROM "{own}".{table}'
+        self.con.execute(f"INSERT INTO snapshot.{table} {select}")
+
+    def _snapshot_is_current(self) -> bool:
+        """True when the published file exists and has this file's schema version."""
+        if not self.published.exists():
+            return False
+        try:
+            with duckdb.connect(str(self.published), read_only=True, config=_OFFLINE) as snap:
+                theirs = snap.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        except duckdb.Error:
+            return False
+        ours = self.scalar("SELECT max(version) FROM schema_migrations")
+        return theirs is not None and theirs[0] == ours
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _transaction(self) -> AbstractContextManager[None]:
+        return transaction(self.con)
+
+    def _insert(self, table: str, rows: Sequence[dict[str, Any]], *, replace: bool = False) -> None:
+        arrow = _arrow(rows, table, self.con)
+        self.con.register("_rows", arrow)
+        try:
+            cols = ", ".join(f'"{c}"' for c in arrow.column_names)
+            verb = "INSERT OR REPLACE" if replace else "INSERT"
+            self.con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM _rows")
+        finally:
+            self.con.unregister("_rows")
+
+
+#: Columns ``raw_pages()`` reads, in order: the arguments of ``archive.page_from_archive``.
+_ARCHIVE_KEYS = (
+    "url",
+    "final_url",
+    "source",
+    "html",
+    "fetched_at",
+    "charset",
+    "entry_title",
+    "entry_published_at",
+    "entry_id",
+    "run_id",
+    "boilerplate_set",
+    "boilerplate",
+)
+
+_ARTICLE_INPUT = (
+    "article_id",
+    "url",
+    "source",
+    "title",
+    "text",
+    "authors",
+    "published_at",
+    "language",
+    "captions",
+    "word_count",
+    "content_hash",
+)
+
+
+def _arrow(rows: Sequence[dict[str, Any]], table: str, con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Rows as an Arrow table typed like the DuckDB table (lists, structs and timestamps)."""
+    columns = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() "
+        "WHERE table_name = ? AND database_name = current_database() AND schema_name = 'main' "
+        "ORDER BY column_index",
+        [table],
+    ).fetchall()
+    names = [c for c, _ in columns if any(c in r for r in rows[:1])] or [c for c, _ in columns]
+    types = dict(columns)
+    arrays = {}
+    for name in names:
+        values = [r.get(name) for r in rows]
+        arrays[name] = pa.array(values, type=_arrow_type(types[name]))
+    return pa.table(arrays)
+
+
+def _arrow_type(duck: str) -> pa.DataType:
+    duck = duck.upper()
+    if duck.startswith("STRUCT(") and duck.endswith(")[]"):  # the only struct list: captions
+        return _CAPTION_TYPE
+    return {
+        "VARCHAR": pa.string(),
+        "VARCHAR[]": pa.list_(pa.string()),
+        "INTEGER": pa.int32(),
+        "BIGINT": pa.int64(),
+        "BOOLEAN": pa.bool_(),
+        "BLOB": pa.binary(),
+        "JSON": pa.string(),
+        "TIMESTAMP WITH TIME ZONE": _TS,
+    }.get(duck, pa.string())
+
+
+def _last_by(rows: Sequence[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    """Keep the last row per key: DuckDB's upserts keep the *first* of in-batch duplicates."""
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        out[tuple(row[k] for k in keys)] = row
+    return list(out.values())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sql_str(value: str) -> str:
+    return value.replace("'", "''")

@@ -1,0 +1,206 @@
+"""One writing run at a time on a warehouse, across processes and machines.
+
+DuckDB lets one process write a file. Three guards keep newsflow's runs from colliding on the
+working file, outermost first:
+
+1. the deployment's own ``concurrency_limit: 1`` (``deploy/prefect.yaml``, ``newsflow serve``)
+   keeps two runs of one deployment from starting together;
+2. a Prefect global concurrency limit, :data:`WRITER_LIMIT` (one slot), held around the run's
+   writes whenever a Prefect server is configured (``PREFECT_API_URL``). It also serialises
+   *different* flows that write (ingest, reprocess) and workers on other machines, and it
+   queues them in Prefect, where the UI shows who waits for whom;
+3. DuckDB's own file lock, which :meth:`Warehouse.open` waits on: the last line of defence, and
+   the only one when no server is configured (``newsflow run`` on a laptop).
+
+Whichever guard makes a run wait, the run waits at most ``warehouse.lock_timeout_s`` in total
+and then fails with :class:`WarehouseLocked`, naming the file and the holder, before it has
+written anything.
+
+The global limit is skipped without a configured server on purpose: the temporary API that
+Prefect starts for a lone process runs no background services, so a slot leaked by a killed
+process would never be reclaimed, and every later run would wait out its timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from newsflow.tasks.warehouse.warehouse import Warehouse, WarehouseLocked, working_path
+
+#: The Prefect global concurrency limit every writing run holds; created with one slot when
+#: missing. Keep it at 1: ``prefect gcl inspect newsflow-warehouse-writer`` shows who holds it.
+WRITER_LIMIT = "newsflow-warehouse-writer"
+
+#: Seconds a slot survives without renewal: a killed run's slot comes back after this long
+#: (the server's lease service reclaims it). Prefect renews it in the background while held.
+LEASE_S = 120.0
+
+logger = logging.getLogger("newsflow.writer")
+
+
+@contextmanager
+def open_for_writing(db: str | os.PathLike[str], *, lock_timeout_s: float) -> Iterator[Warehouse]:
+    """The warehouse, open for writing, with every guard held; released on exit.
+
+    The first run into a new location also publishes an empty snapshot straight away, so that
+    analysts can connect (and see the tables) from the start instead of meeting a missing file.
+    """
+    deadline = time.monotonic() + lock_timeout_s
+    published = Path(db).expanduser().resolve()
+    with writer_slot(working_path(published), timeout_s=lock_timeout_s):
+        remaining = max(deadline - time.monotonic(), 0.0)
+        with Warehouse.open(published, lock_timeout_s=remaining) as warehouse:
+            if not warehouse.published.exists():
+                warehouse.publish()
+            yield warehouse
+
+
+def prefect_api_configured() -> bool:
+    """True when runs report to a Prefect server named by ``PREFECT_API_URL``."""
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
+
+
+@contextmanager
+def writer_slot(target: Path, *, timeout_s: float) -> Iterator[None]:
+    """Hold the :data:`WRITER_LIMIT` slot, waiting up to ``timeout_s``; a no-op without a
+    configured Prefect server, or while an operator has disabled the limit."""
+    if not prefect_api_configured() or not ensure_writer_limit().active:
+        yield
+        return
+    from prefect.concurrency.sync import concurrency
+
+    holder = _lease_holder()
+    deadline = time.monotonic() + timeout_s
+    delay = 0.5
+    warned = False
+    with ExitStack() as stack:
+        while True:
+            # Wait by reading the limit, and ask for the slot only when it looks free: a refused
+            # request is logged as an error by Prefect, a wait is not an error.
+            if _slot_free():
+                try:
+                    stack.enter_context(
+                        concurrency(
+                            WRITER_LIMIT,
+                            occupy=1,
+                            max_retries=0,  # we wait ourselves, to keep to our own deadline
+                            lease_duration=LEASE_S,
+                            strict=True,  # a deleted limit must not silently mean "no limit"
+                            holder=holder,
+                            raise_on_lease_renewal_failure=False,  # DuckDB's lock still guards
+                        )
+                    )
+                    break
+                except Exception as exc:
+                    if not _slot_taken(exc):  # only a lost race is a reason to keep waiting
+                        raise
+            now = time.monotonic()
+            if now >= deadline:
+                raise WarehouseLocked(
+                    f"{target} is locked by another run: the Prefect concurrency limit "
+                    f"{WRITER_LIMIT!r} stayed full for {timeout_s:g} s "
+                    f"(warehouse.lock_timeout_s); held by {describe_writers()}."
+                )
+            if not warned:
+                warned = True
+                _warn(
+                    f"another run is writing {target} ({describe_writers()}); waiting up "
+                    f"to {timeout_s:g} s for the {WRITER_LIMIT!r} slot"
+                )
+            time.sleep(min(delay, max(deadline - now, 0.0)))
+            delay = min(delay * 1.5, 5.0)
+        yield
+
+
+def ensure_writer_limit() -> Any:
+    """The :data:`WRITER_LIMIT`, created with one slot unless it exists (Prefect no longer
+    creates limits on first use)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            return client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
+        except ObjectNotFound:
+            pass
+        with suppress(ObjectAlreadyExists):  # another run created it a moment ago
+            client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=WRITER_LIMIT, limit=1)
+            )
+        return client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
+
+
+def _slot_free() -> bool:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
+    return limit.active_slots < limit.limit
+
+
+def describe_writers() -> str:
+    """Running newsflow flow runs other than this one: who most likely holds the slot."""
+    try:
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+        )
+        from prefect.client.schemas.objects import StateType
+        from prefect.runtime import flow_run
+
+        me = str(flow_run.get_id() or "")
+        running = FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))
+        )
+        found = []
+        with get_client(sync_client=True) as client:
+            for run in client.read_flow_runs(flow_run_filter=running, limit=20):
+                if str(run.id) == me:
+                    continue
+                flow_name = client.read_flow(run.flow_id).name
+                if not flow_name.startswith("newsflow"):
+                    continue
+                since = (
+                    f", running since {run.start_time:%Y-%m-%d %H:%M:%S %Z}"
+                    if run.start_time
+                    else ""
+                )
+                found.append(f"flow run {run.name!r} of {flow_name} (id {run.id}{since})")
+        return "; ".join(found) or "a run that is no longer reported as running"
+    except Exception as exc:  # the description is a courtesy; never fail because of it
+        return f"a run this process could not identify ({type(exc).__name__})"
+
+
+def _slot_taken(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    response = getattr(cause, "response", None)
+    return getattr(response, "status_code", None) == 423
+
+
+def _lease_holder() -> Any:
+    """This flow run as the lease holder, so the Prefect UI can show who holds the slot."""
+    from prefect.client.schemas.objects import ConcurrencyLeaseHolder
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.get_id()
+    return ConcurrencyLeaseHolder(type="flow_run", id=run_id) if run_id else None
+
+
+def _warn(message: str) -> None:
+    try:
+        from prefect.logging import get_run_logger
+
+        get_run_logger().warning(message)
+    except Exception:
+        logger.warning(message)
