@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 import duckdb
 import pytest
 
+from newsflow.tasks.warehouse.connection import WarehouseLocked
 from newsflow.tasks.warehouse.migrate import available_migrations, current_version
-from newsflow.tasks.warehouse.warehouse import Warehouse, WarehouseLocked, working_path
+from newsflow.tasks.warehouse.warehouse import Warehouse, working_path
 
 
 def _row(article_id="a1", text="Body text of the article.", **overrides):

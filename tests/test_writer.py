@@ -11,7 +11,8 @@ import pytest
 from prefect.concurrency.sync import concurrency
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from newsflow.tasks.warehouse.warehouse import WarehouseLocked, working_path
+from newsflow.tasks.warehouse.connection import WarehouseLocked
+from newsflow.tasks.warehouse.warehouse import working_path
 from newsflow.tasks.warehouse.writer import (
     WRITER_LIMIT,
     ensure_writer_limit,

@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     from newsflow.ops.prefect_server import ServerStartError
     from newsflow.schemas.config import ConfigError
-    from newsflow.tasks.warehouse.warehouse import WarehouseLocked
+    from newsflow.tasks.warehouse.connection import WarehouseLocked
 
     try:
         return int(args.handler(args))

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from newsflow.tasks.fetch.tasks import poll_feed
 from newsflow.schemas.config import Config, ConfigError, FetchConfig, SourceConfig
 from newsflow.tasks.fetch import feed_policy
 from newsflow.tasks.fetch.feed_policy import FeedState, LifecyclePolicy, Transition
 from newsflow.tasks.fetch.feeds import FeedPoll, skipped_poll
+from newsflow.tasks.fetch.tasks import poll_feed
 from newsflow.tasks.quality import alerts
 from newsflow.tasks.warehouse import feed_store
 from newsflow.tasks.warehouse.warehouse import Warehouse

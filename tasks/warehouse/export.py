@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
+from newsflow.tasks.warehouse.connection import connect_read_only
 
 #: What is exported: every column of ``articles`` plus the day it is partitioned by.
 _ARTICLES_QUERY = (
@@ -40,8 +40,7 @@ def export_parquet(db: str | Path, out_dir: str | Path) -> ExportResult:
         raise FileNotFoundError(f"{db}: no such warehouse file")
     target = Path(out_dir).expanduser().resolve() / "articles"
     target.parent.mkdir(parents=True, exist_ok=True)
-    config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
-    with duckdb.connect(str(db), read_only=True, config=config) as con:
+    with connect_read_only(db) as con:
         path = str(target).replace("'", "''")
         partitions = ", ".join(PARTITION_COLUMNS)
         con.execute(

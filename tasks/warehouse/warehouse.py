@@ -16,9 +16,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import re
 import shutil
-import time
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -32,6 +30,10 @@ import pyarrow as pa
 from newsflow.tasks.fetch.feeds import FeedPoll
 from newsflow.tasks.warehouse import search
 from newsflow.tasks.warehouse.archive import archive_fields, page_from_archive
+from newsflow.tasks.warehouse.connection import (
+    connect_read_only,
+    connect_with_wait,
+)
 from newsflow.tasks.warehouse.migrate import migrate
 from newsflow.tasks.warehouse.transaction import transaction
 
@@ -71,10 +73,6 @@ _CAPTION_TYPE = pa.list_(
 _TS = pa.timestamp("us", tz="UTC")
 
 
-class WarehouseLocked(RuntimeError):
-    """Another process holds the working file; the message names the file and the holder."""
-
-
 @dataclass
 class LoadCounts:
     new: int = 0
@@ -91,46 +89,6 @@ class LoadCounts:
 def working_path(published: Path) -> Path:
     """``news.duckdb`` → ``news.work.duckdb``: the file only the pipeline opens."""
     return published.with_name(f"{published.stem}.work{published.suffix or '.duckdb'}")
-
-
-def connect_with_wait(path: Path, timeout_s: float) -> duckdb.DuckDBPyConnection:
-    """Open ``path`` read-write, waiting while another process holds its lock."""
-    deadline = time.monotonic() + timeout_s
-    delay = 0.2
-    while True:
-        try:
-            return duckdb.connect(str(path), config=_OFFLINE)
-        except duckdb.IOException as exc:
-            message = str(exc)
-            if "lock" not in message.lower():
-                raise
-            if time.monotonic() >= deadline:
-                holder = _lock_holder(message)
-                raise WarehouseLocked(
-                    f"{path} is locked by another process{holder}; waited {timeout_s:g} s "
-                    "(warehouse.lock_timeout_s). Another newsflow run is probably writing."
-                ) from None
-            time.sleep(delay)
-            delay = min(delay * 1.5, 2.0)
-
-
-# Nothing is downloaded at run time: extensions come from pip packages only.
-_OFFLINE = {
-    "autoinstall_known_extensions": "false",
-    "autoload_known_extensions": "false",
-    # DuckDB caches up to 80 % of RAM by default; the pipeline streams batches and DuckDB
-    # spills what does not fit, so a fixed cap keeps a run's memory flat as the warehouse grows
-    # (measured over 5,000 pages: 256 MB let the run process grow ~60 MB more at publish), and
-    # its allocator hands freed memory back instead of keeping up to 128 MB of it.
-    "memory_limit": "128MB",
-    "allocator_flush_threshold": "32MB",
-    "allocator_background_threads": "true",
-}
-
-
-def _lock_holder(message: str) -> str:
-    match = re.search(r"Conflicting lock is held in (.+?) \(PID (\d+)\)", message)
-    return f" ({match[1]}, PID {match[2]})" if match else ""
 
 
 class Warehouse:
@@ -625,7 +583,7 @@ class Warehouse:
         if not self.published.exists():
             return False
         try:
-            with duckdb.connect(str(self.published), read_only=True, config=_OFFLINE) as snap:
+            with connect_read_only(self.published) as snap:
                 theirs = snap.execute("SELECT max(version) FROM schema_migrations").fetchone()
         except duckdb.Error:
             return False

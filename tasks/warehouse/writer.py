@@ -31,7 +31,8 @@ from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from newsflow.tasks.warehouse.warehouse import Warehouse, WarehouseLocked, working_path
+from newsflow.tasks.warehouse.connection import WarehouseLocked
+from newsflow.tasks.warehouse.warehouse import Warehouse, working_path
 
 #: The Prefect global concurrency limit every writing run holds; created with one slot when
 #: missing. Keep it at 1: ``prefect gcl inspect newsflow-warehouse-writer`` shows who holds it.
