@@ -44,11 +44,6 @@ def connect_read_only(path: str | PathLike[str]) -> Connection:
     return duckdb.connect(str(path), read_only=True, config=OFFLINE)
 
 
-def connect_in_memory() -> Connection:
-    """A scratch in-memory database with the offline settings."""
-    return duckdb.connect(config=OFFLINE)
-
-
 def connect_with_wait(path: str | PathLike[str], timeout_s: float) -> Connection:
     """Open ``path`` read-write for the pipeline, waiting while another process holds its lock."""
     deadline = time.monotonic() + timeout_s
