@@ -21,7 +21,8 @@ PRODUCTION = [ROOT / "newsflow", ROOT / "flows", ROOT / "tasks", ROOT / "schemas
 
 
 def _modules() -> list[Path]:
-    return [p for folder in PRODUCTION for p in folder.rglob("*.py") if "__pycache__" not in p.parts]
+    paths = (p for folder in PRODUCTION for p in folder.rglob("*.py"))
+    return [p for p in paths if "__pycache__" not in p.parts]
 
 
 def test_import_contracts_hold(tmp_path):
