@@ -149,7 +149,7 @@ def fetch_layer_child(spec: dict) -> None:
         )
         with HttpClient(policy) as client:
             entry = FeedEntry(source="s", entry_id=url, url=url)
-            return page_outcome(entry, client.get(url), datetime.now(UTC))["error"]
+            return page_outcome(entry, client.get(url), datetime.now(UTC)).error
 
     with ThreadPoolExecutor(24) as pool:
         jobs = [pool.submit(feed, u) for u in spec["feeds"]]

@@ -14,7 +14,7 @@ from typing import Any
 
 from newsflow.flows.scaffold import RunSummary
 from newsflow.schemas.config import Config
-from newsflow.schemas.records import FeedEntry
+from newsflow.schemas.records import FeedEntry, Page
 from newsflow.tasks.extract import transform
 from newsflow.tasks.extract.tasks import extract_batch, html_pages_of
 from newsflow.tasks.fetch import refetch
@@ -74,7 +74,7 @@ def run_batches(
     for re-checks of known pages (tasks/refetch.py), their conditional headers; only re-checked
     pages that changed go on. At most two batches of HTML are in memory at once."""
 
-    def fetch(job: Job) -> Future[list[dict[str, Any]]]:
+    def fetch(job: Job) -> Future[list[Page]]:
         # A plain thread running the task in this flow's context: a task run like any other,
         # but unlike ``.submit`` nothing keeps each batch's HTML alive after it is used
         # (measured: ``.submit`` futures grew the run by megabytes per batch).
@@ -82,7 +82,7 @@ def run_batches(
         call = partial(fetch_batch, batch, config, lambda _page: bar.advance(), conditional)
         return prefetcher.submit(contextvars.copy_context().run, call)
 
-    def finish(batch: tuple[list[dict[str, Any]], Any] | None) -> None:
+    def finish(batch: tuple[list[Page], Any] | None) -> None:
         if batch is not None:
             fetched, started = batch
             args = (config, boilerplate, summary)
@@ -119,10 +119,10 @@ def release_freed_memory() -> None:
 def archive_fetched(
     warehouse: Warehouse,
     run_id: str,
-    fetched: list[dict[str, Any]],
+    fetched: list[Page],
     conditional: dict[str, dict[str, str]] | None,
     summary: RunSummary,
-) -> list[dict[str, Any]]:
+) -> list[Page]:
     """Archive a fetched batch and return the pages that go on: re-checked pages that did not
     change stop here."""
     summary.pages_fetched += len(fetched)
@@ -130,14 +130,14 @@ def archive_fetched(
         fetched = refetch.keep_changed(warehouse, fetched)
     with summary.timed("archive"):
         warehouse.save_pages(run_id, fetched)
-    summary.page_errors.update({p["url"]: p["error"] for p in fetched if p["error"]})
+    summary.page_errors.update({p.url: p.error for p in fetched if p.error})
     return fetched
 
 
 def extract_and_load(
     warehouse: Warehouse,
     run_id: str,
-    fetched: list[dict[str, Any]],
+    fetched: list[Page],
     config: Config,
     boilerplate: dict[str, frozenset[str]],
     summary: RunSummary,

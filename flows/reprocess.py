@@ -24,6 +24,7 @@ from newsflow import progress
 from newsflow.flows.pipeline import extract_and_load
 from newsflow.flows.scaffold import Run, RunSummary, run_flow
 from newsflow.schemas.config import Config
+from newsflow.schemas.records import Page
 from newsflow.tasks.extract import transform
 from newsflow.tasks.extract.boilerplate import learn_boilerplate
 from newsflow.tasks.quality import gate
@@ -62,7 +63,7 @@ def reprocess_stages(run: Run, *, source: str | None, since: str | None) -> Qual
     ):
         for start in range(0, len(urls), size):
             pages = warehouse.raw_pages(urls[start : start + size])
-            for name in {p["source"] for p in pages} - learnt.keys():
+            for name in {p.source for p in pages} - learnt.keys():
                 learnt[name] = learn_boilerplate(warehouse.source_line_hashes(name))
             for group, boilerplate in split_by_boilerplate(pages, learnt):
                 args = (warehouse, run_id, group, config, boilerplate, summary)
@@ -86,7 +87,7 @@ def reprocess_stages(run: Run, *, source: str | None, since: str | None) -> Qual
 def reprocess_pages(
     warehouse: Warehouse,
     run_id: str,
-    pages: list[dict[str, Any]],
+    pages: list[Page],
     config: Config,
     boilerplate: dict[str, frozenset[str]],
     summary: RunSummary,
@@ -109,4 +110,4 @@ def reprocess_pages(
         frames=frames,
     )
     failed = set(summary.page_errors) - errors_before
-    warehouse.clear_page_errors(p["url"] for p in pages if p["url"] not in failed)
+    warehouse.clear_page_errors(p.url for p in pages if p.url not in failed)

@@ -2,11 +2,14 @@
 
 Each stage is a pure function from one of these to the next; tasks and flows only move them
 around. Keeping them plain (pydantic models that serialise to dicts) means a batch can become
-a DataFrame for Great Expectations or an Arrow table for DuckDB without per-row glue.
+a DataFrame for Great Expectations or an Arrow table for DuckDB without per-row glue. ``Page``
+is a slotted dataclass instead: thousands are made per run on the fetch path, from values that
+are already typed, so pydantic's validation would cost time and check nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -70,3 +73,39 @@ class ExtractedArticle(BaseModel):
     # counts them per source so that lines recurring across a site's articles can be learnt.
     line_hashes: list[str] = Field(default_factory=list)
     error: str | None = None
+
+
+@dataclass(slots=True)
+class Page:
+    """One article page between fetch and load: fetched in this run (``tasks/fetch/pages.py``
+    makes it) or read back from the ``raw_pages`` archive (``tasks/warehouse/archive.py``).
+
+    Either it carries ``content`` (HTML to extract) or an ``error`` saying why there is none.
+    The archive stores it as one ``raw_pages`` row and one ``seen_entries`` row.
+    """
+
+    source: str
+    entry_id: str
+    url: str  # the feed entry's link: the page's key in the archive
+    final_url: str  # after redirects: what extraction resolves links and canonical URLs against
+    fetched_at: datetime
+    status: int | None = None  # HTTP status; None when no answer came (or none was asked for)
+    content_type: str | None = None  # the answer's media type, without parameters
+    charset: str | None = None  # the Content-Type header's charset label (headers lie: see charset)
+    content: bytes | None = None  # the HTML; None when there is an error
+    error: str | None = None  # why the page gives no article, in words on-call can act on
+    transient: bool = False  # a later run may succeed: the entry is retried
+    entry: FeedEntry | None = None  # the feed's headline and date fill what the page leaves out
+    # The answer's validators, kept so a later re-check can be a conditional GET:
+    etag: str | None = None
+    last_modified: str | None = None
+    # Archived pages only: the run that fetched the page and the boilerplate set it applied
+    # (``boilerplate_set`` None: not recorded, so what is learnt now applies).
+    run_id: str | None = None
+    boilerplate_set: str | None = None
+    boilerplate: frozenset[str] = frozenset()
+
+    @property
+    def has_html(self) -> bool:
+        """Whether there is a body to extract (an error, or an empty body, leaves none)."""
+        return self.error is None and bool(self.content)

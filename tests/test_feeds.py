@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from newsflow.schemas.records import FetchResult
-from newsflow.tasks.fetch.feeds import conditional_headers, parse_feed, poll_result
+from newsflow.tasks.fetch.feeds import feed_headers, parse_feed, poll_result
 
 RSS2 = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Gazette</title><link>https://gazette.example/</link>
@@ -107,9 +107,9 @@ def test_missing_guid_falls_back_to_link():
     assert first.entry_id == "https://gazette.example/ferry.html"
 
 
-def test_conditional_headers():
-    assert conditional_headers(None, None).keys() == {"Accept"}
-    headers = conditional_headers('"abc"', "Fri, 27 Nov 2026 10:00:00 GMT")
+def test_feed_headers():
+    assert feed_headers(None, None).keys() == {"Accept"}
+    headers = feed_headers('"abc"', "Fri, 27 Nov 2026 10:00:00 GMT")
     assert headers["If-None-Match"] == '"abc"'
     assert headers["If-Modified-Since"] == "Fri, 27 Nov 2026 10:00:00 GMT"
 

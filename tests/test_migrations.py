@@ -84,7 +84,7 @@ def test_old_file_upgrades_in_place_with_rows_intact(old_file, v1_rows):
         assert daily == [(datetime(2026, 11, 19).date(), "harbor", 2)]
         # the archived HTML still decompresses for reprocessing
         (page,) = warehouse.raw_pages(warehouse.archived_urls())
-        assert b"every forty minutes" in page["content"]
+        assert b"every forty minutes" in page.content
 
 
 def test_upgraded_file_keeps_working(old_file):

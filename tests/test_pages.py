@@ -29,22 +29,22 @@ def _result(content: bytes, content_type: str = "text/html; charset=iso-8859-1")
 
 def test_binary_body_labelled_html_is_recorded_not_kept():
     out = page_outcome(_entry("https://x/a"), _result(b"%PDF-1.4\n..."), datetime.now(UTC))
-    assert out["error"] == (
+    assert out.error == (
         "binary: the page is labelled text/html but the body is a PDF document; skipped"
     )
-    assert out["content"] is None and out["transient"] is False
+    assert out.content is None and out.transient is False
 
 
 def test_the_header_charset_travels_with_the_page():
     out = page_outcome(_entry("https://x/a"), _result(HTML.encode()), datetime.now(UTC))
-    assert out["error"] is None and out["charset"] == "iso-8859-1"
+    assert out.error is None and out.charset == "iso-8859-1"
 
 
 def test_failure_after_retries_says_so():
     failed = FetchResult(url="u", final_url="u", status=502)
     out = page_outcome(_entry("https://x/a"), failed, datetime.now(UTC), attempts=3)
-    assert out["error"] == "http_502: the page answered HTTP 502 (after 3 attempts)"
-    assert out["transient"] is True
+    assert out.error == "http_502: the page answered HTTP 502 (after 3 attempts)"
+    assert out.transient is True
 
 
 def _fetch_all(servers: list[LoopbackServer], urls: list[str], retries: int = 2):
@@ -63,7 +63,7 @@ def test_pages_retry_transient_failures_only(start_server):
     srv.sequence("/flap", [Response(503), Response(200, HTML)])
     srv.add("/gone", status=404)
     out = _fetch_all([srv], [srv.url("/flap"), srv.url("/gone")])
-    assert [o["error"] for o in out] == [None, "http_404: the page answered HTTP 404"]
+    assert [o.error for o in out] == [None, "http_404: the page answered HTTP 404"]
     assert (srv.hits("/flap"), srv.hits("/gone")) == (2, 1)
 
 
@@ -73,9 +73,9 @@ def test_a_host_that_throttles_is_not_asked_again_in_the_run(start_server):
     slow.add("/b", HTML)
     other.add("/c", HTML)
     out = _fetch_all([slow, other], [slow.url("/a"), slow.url("/b"), other.url("/c")])
-    errors = [o["error"] for o in out]
+    errors = [o.error for o in out]
     assert errors[0] == "http_429: the page answered HTTP 429"
     assert errors[1].startswith("throttled: the host answered HTTP 429 (Retry-After: 30)")
-    assert out[1]["transient"] is True  # tried again on a later run
+    assert out[1].transient is True  # tried again on a later run
     assert errors[2] is None  # other hosts carry on
     assert (slow.hits("/a"), slow.hits("/b"), other.hits("/c")) == (1, 0, 1)

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from newsflow.schemas.config import FetchConfig, parse_config
-from newsflow.schemas.records import FeedEntry
-from newsflow.tasks.fetch.refetch import conditional_headers, due_for_recheck, keep_changed
+from newsflow.schemas.records import FeedEntry, Page
+from newsflow.tasks.fetch.feeds import conditional_headers
+from newsflow.tasks.fetch.refetch import due_for_recheck, keep_changed
 from newsflow.tasks.warehouse.warehouse import Warehouse
 from tests.warehouse_demo import EDITED, UPDATED_ROOT, demo_warehouse
 
@@ -107,23 +108,23 @@ def test_the_archive_keeps_the_new_html_and_its_validators(demo):
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-def _page(url: str, fetched_at: datetime, *, error: str | None = None, **extra):
-    return {
-        "source": extra.pop("source", "news"),
-        "entry_id": url,
-        "url": url,
-        "final_url": url,
-        "status": 200 if error is None else 404,
-        "content_type": "text/html",
-        "content": b"<html><p>body</p></html>" if error is None else None,
-        "error": error,
-        "fetched_at": fetched_at,
-        "transient": False,
-        "etag": extra.pop("etag", '"e1"'),
-        "last_modified": extra.pop("last_modified", None),
-        "entry": FeedEntry(source="news", entry_id=url, url=url, title="Feed title"),
+def _page(url: str, fetched_at: datetime, *, error: str | None = None, **extra) -> Page:
+    return Page(
+        source=extra.pop("source", "news"),
+        entry_id=url,
+        url=url,
+        final_url=url,
+        status=200 if error is None else 404,
+        content_type="text/html",
+        content=b"<html><p>body</p></html>" if error is None else None,
+        error=error,
+        fetched_at=fetched_at,
+        transient=False,
+        etag=extra.pop("etag", '"e1"'),
+        last_modified=extra.pop("last_modified", None),
+        entry=FeedEntry(source="news", entry_id=url, url=url, title="Feed title"),
         **extra,
-    }
+    )
 
 
 @pytest.fixture
@@ -168,7 +169,7 @@ def test_a_304_or_a_failure_records_the_check_and_keeps_the_html(warehouse):
     warehouse.save_pages("r1", [_page(url, NOW - timedelta(hours=3))])
     later = NOW - timedelta(hours=1)
     not_modified = _page(url, later, error="http_304: the page answered HTTP 304")
-    not_modified["status"] = 304
+    not_modified.status = 304
     assert keep_changed(warehouse, [not_modified]) == []
     html, checked, fetched = warehouse.con.execute(
         "SELECT html, checked_at, fetched_at FROM raw_pages"
@@ -176,7 +177,7 @@ def test_a_304_or_a_failure_records_the_check_and_keeps_the_html(warehouse):
     assert html is not None and checked == later and fetched == NOW - timedelta(hours=3)
     assert len(due_for_recheck(warehouse, _policy(refetch_interval_min=90), ["news"], NOW)) == 0
     failed = _page(url, NOW, error="timeout: no answer")
-    failed["status"] = None
+    failed.status = None
     assert keep_changed(warehouse, [failed]) == []
     assert warehouse.con.execute("SELECT html IS NOT NULL, error FROM raw_pages").fetchone() == (
         True,

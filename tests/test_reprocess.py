@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import duckdb
@@ -18,6 +19,7 @@ import pytest
 from newsflow.cli.main import main
 from newsflow.flows.reprocess import reprocess
 from newsflow.schemas.config import FetchConfig
+from newsflow.schemas.records import Page
 from newsflow.tasks.warehouse.archive import split_by_boilerplate
 from newsflow.tasks.warehouse.warehouse import working_path
 from tests.warehouse_demo import copy_warehouse, demo_warehouse
@@ -141,8 +143,9 @@ def test_cli_reprocess_filters_by_source_and_date(reprocessed, capsys):
 
 def test_pages_are_grouped_by_the_boilerplate_their_run_applied():
     def page(url, source, set_id, hashes=()):
-        return {"url": url, "source": source, "boilerplate_set": set_id,
-                "boilerplate": frozenset(hashes)}  # fmt: skip
+        return Page(source=source, entry_id=url, url=url, final_url=url,
+                    fetched_at=datetime.now(UTC), boilerplate_set=set_id,
+                    boilerplate=frozenset(hashes))  # fmt: skip
 
     pages = [
         page("a1", "a", "s1", ["x"]),
@@ -152,7 +155,7 @@ def test_pages_are_grouped_by_the_boilerplate_their_run_applied():
         page("c1", "c", None),
     ]
     groups = split_by_boilerplate(pages, {"c": frozenset({"learnt"})})
-    assert [[p["url"] for p in members] for members, _ in groups] == [
+    assert [[p.url for p in members] for members, _ in groups] == [
         ["a1", "b1", "a3", "c1"],
         ["a2"],
     ]

@@ -1,6 +1,7 @@
 """The warehouse on real DuckDB files: migrations, upserts and versions, the published snapshot,
 and the single-writer lock."""
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 import duckdb
 import pytest
 
+from newsflow.schemas.records import Page
 from newsflow.tasks.warehouse.connection import WarehouseLocked
 from newsflow.tasks.warehouse.migrate import available_migrations, current_version
 from newsflow.tasks.warehouse.warehouse import Warehouse, working_path
@@ -89,18 +91,18 @@ def test_unchanged_article_only_moves_last_seen(warehouse):
 
 def test_seen_entries_and_transient_retries(warehouse):
     now = datetime.now(UTC)
-    page = {
-        "source": "news",
-        "entry_id": "e1",
-        "url": "https://news.example/1",
-        "final_url": "https://news.example/1",
-        "status": 503,
-        "content_type": None,
-        "content": None,
-        "error": "http_503",
-        "fetched_at": now,
-        "transient": True,
-    }
+    page = Page(
+        source="news",
+        entry_id="e1",
+        url="https://news.example/1",
+        final_url="https://news.example/1",
+        status=503,
+        content_type=None,
+        content=None,
+        error="http_503",
+        fetched_at=now,
+        transient=True,
+    )
     warehouse.save_pages("r1", [page])
     assert warehouse.unseen_entry_ids("news", ["e1", "e2"]) == {"e1", "e2"}  # retry allowed
     warehouse.save_pages("r2", [page])
@@ -109,7 +111,7 @@ def test_seen_entries_and_transient_retries(warehouse):
     warehouse.save_pages(
         "r4",
         [
-            dict(
+            dataclasses.replace(
                 page,
                 entry_id="e2",
                 status=200,

@@ -1,7 +1,8 @@
 """``newsflow extract``: local HTML files to cleaned records, with no network and no database.
 
-It runs exactly the extract and clean path of the ingest flow, so what a user sees here is what
-the pipeline would load.
+It runs exactly the extract and clean function the ingest flow runs on each page
+(``extract_article``, with no learnt boilerplate and no header charset: a file has neither), so
+what a user sees here is what the pipeline would load.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from newsflow.tasks.extract.transform import extract_many
+from newsflow.tasks.extract.extract import extract_article
 
 #: Fields every output line has (DESIGN §3), in this order.
 FIELDS = ("path", "url", "title", "text", "authors", "published_at", "language", "captions")
@@ -42,7 +43,7 @@ def extract_files(items: Iterable[tuple[Path, str | None]]) -> Iterator[dict[str
         except OSError as exc:
             yield _record(path, page_url, error=f"unreadable: {exc.strerror or exc}")
             continue
-        (article,) = extract_many([{"content": content, "final_url": page_url, "source": ""}])
+        article = extract_article(content, page_url)
         if article.error:
             yield _record(path, page_url, error=article.error)
             continue

@@ -9,19 +9,19 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from newsflow.schemas.records import ExtractedArticle
+from newsflow.schemas.records import ExtractedArticle, Page
 from newsflow.tasks.extract import transform
 from newsflow.tasks.extract.extract import release_caches
 
 
-def html_pages_of(fetched: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def html_pages_of(fetched: Sequence[Page]) -> list[Page]:
     """The pages of a batch that carry HTML to extract."""
-    return [p for p in fetched if p.get("content")]
+    return [p for p in fetched if p.has_html]
 
 
 @task(name="extract-pages", cache_policy=NO_CACHE)
 def extract_batch(
-    fetched: Sequence[dict[str, Any]],
+    fetched: Sequence[Page],
     boilerplate: Mapping[str, frozenset[str]],
     executor: Executor | None = None,
     started: Iterable[ExtractedArticle] | None = None,
@@ -46,14 +46,14 @@ def extract_batch(
     line_hashes: dict[str, list[str]] = {}
     for page, article in zip(html_pages, extracted, strict=True):
         if article.error:
-            errors[page["url"]] = article.error
+            errors[page.url] = article.error
             continue
         row = transform.article_row(
             article,
-            source=page["source"],
-            fetched_url=page["final_url"],
-            fetched_at=page["fetched_at"],
-            entry=page.get("entry"),
+            source=page.source,
+            fetched_url=page.final_url,
+            fetched_at=page.fetched_at,
+            entry=page.entry,
         )
         rows.append(row)
         line_hashes[row["article_id"]] = article.line_hashes

@@ -1,7 +1,8 @@
 """From fetched pages to article rows: extract + clean each page, then shape the row.
 
-The same path serves ``run`` (pages just fetched), ``reprocess`` (pages from the archive) and
-``extract`` (local files), so all three give identical records for identical HTML.
+The same path serves ``run`` (pages just fetched) and ``reprocess`` (pages from the archive),
+and ``extract`` (local files) runs the same ``extract_article``, so all three give identical
+records for identical HTML.
 
 Extraction is the pipeline's irreducible CPU cost, so a large batch is spread over a process
 pool sized to the cores; a small batch is extracted in-process, where a pool would cost more
@@ -19,7 +20,7 @@ from datetime import datetime
 from multiprocessing import get_context
 from typing import Any
 
-from newsflow.schemas.records import ExtractedArticle, FeedEntry
+from newsflow.schemas.records import ExtractedArticle, FeedEntry, Page
 from newsflow.tasks.extract.extract import extract_article
 from newsflow.tasks.fetch.urls import article_id, canonical_url
 
@@ -68,40 +69,45 @@ def article_row(
     }
 
 
-def _extract_one(args: tuple[bytes, str, frozenset[str], str | None]) -> ExtractedArticle:
-    html, url, boilerplate, charset = args
+#: What the extraction pool is sent per page (it pickles it): the HTML, the URL after
+#: redirects, the source's boilerplate hashes and the header's charset label, nothing more.
+_Job = tuple[bytes, str, frozenset[str], str | None]
+
+
+def _job(page: Page, boilerplate: Mapping[str, frozenset[str]]) -> _Job:
+    return (
+        page.content or b"",
+        page.final_url,
+        boilerplate.get(page.source, frozenset()),
+        page.charset,
+    )
+
+
+def _extract_one(job: _Job) -> ExtractedArticle:
+    html, url, boilerplate, charset = job
     return extract_article(html, url, boilerplate=boilerplate, charset=charset)
 
 
 def extract_many(
-    pages: Sequence[Mapping[str, Any]],
+    pages: Sequence[Page],
     boilerplate: Mapping[str, frozenset[str]] | None = None,
     *,
     executor: Executor | None = None,
 ) -> list[ExtractedArticle]:
-    """Extract pages (dicts with ``content``, ``final_url``, ``source``), order kept."""
-    boilerplate = boilerplate or {}
-    jobs = [
-        (p["content"], p["final_url"], boilerplate.get(p["source"], frozenset()), p.get("charset"))
-        for p in pages
-    ]
+    """Extract pages that carry HTML, order kept."""
     if executor is None:
-        return [_extract_one(job) for job in jobs]
+        return [_extract_one(_job(p, boilerplate or {})) for p in pages]
     return list(start_extraction(pages, boilerplate, executor))
 
 
 def start_extraction(
-    pages: Sequence[Mapping[str, Any]],
+    pages: Sequence[Page],
     boilerplate: Mapping[str, frozenset[str]] | None,
     executor: Executor,
 ) -> Iterator[ExtractedArticle]:
     """Hand the pages to ``executor`` now and return their results lazily, in order: the
     caller can validate and load the previous batch while the pool extracts this one."""
-    boilerplate = boilerplate or {}
-    jobs = [
-        (p["content"], p["final_url"], boilerplate.get(p["source"], frozenset()), p.get("charset"))
-        for p in pages
-    ]
+    jobs = [_job(p, boilerplate or {}) for p in pages]
     chunk = max(1, len(jobs) // (4 * (os.cpu_count() or 1)))
     return executor.map(_extract_one, jobs, chunksize=chunk)  # submits every job at once
 

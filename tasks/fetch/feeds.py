@@ -77,13 +77,20 @@ def skipped_poll(source: str, feed_url: str, reason: str, when: datetime) -> Fee
 
 
 def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
-    """Validators from the previous poll, so an unchanged feed costs a 304 and nothing else."""
-    headers = {"Accept": _FEED_ACCEPT}
+    """The validators of the last answer, sent back so an unchanged resource answers 304 and
+    costs nothing else: feed polls here, page re-checks (tasks/fetch/refetch.py) alike."""
+    headers = {}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     return headers
+
+
+def feed_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    """The request headers of a feed poll: the feed types we read, and the previous poll's
+    validators."""
+    return {"Accept": _FEED_ACCEPT, **conditional_headers(etag, last_modified)}
 
 
 def parse_feed(content: bytes, source: str, *, url: str, content_type: str = "") -> ParsedFeed:

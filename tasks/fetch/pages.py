@@ -1,13 +1,13 @@
 """Article pages: fetched politely (one request at a time per host, a pause between), in
 parallel across hosts, through the one safe client, with robots.txt honoured.
 
-The outcome of every page is a plain dict ready for the ``raw_pages`` archive: the body when it
-is an HTML page, else an ``error`` that says why there is no article (HTTP status, not HTML,
-a binary body labelled as HTML, disallowed by robots.txt, a network problem) and whether trying
-again later could help. Transient failures (resets, timeouts, 5xx) are retried in place with
-backoff (tasks/retry.py), never waiting less than the host's politeness delay. A host that
-answers 429 (or 503 with Retry-After) is not asked for its other pages in this run: they are
-recorded as throttled and retried on a later run.
+The outcome of every page is a ``Page`` record (schemas/records.py) ready for the ``raw_pages``
+archive: the body when it is an HTML page, else an ``error`` that says why there is no article
+(HTTP status, not HTML, a binary body labelled as HTML, disallowed by robots.txt, a network
+problem) and whether trying again later could help. Transient failures (resets, timeouts, 5xx)
+are retried in place with backoff (tasks/retry.py), never waiting less than the host's
+politeness delay. A host that answers 429 (or 503 with Retry-After) is not asked for its other
+pages in this run: they are recorded as throttled and retried on a later run.
 """
 
 from __future__ import annotations
@@ -19,16 +19,18 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit
 
-from newsflow.schemas.records import FeedEntry, FetchResult
+from newsflow.schemas.records import FeedEntry, FetchResult, Page
 from newsflow.tasks.fetch.charset import charset_from_content_type, sniff_binary
 from newsflow.tasks.fetch.retry import RetryPolicy, attempts_note, fetch_with_retries
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+_ROBOTS_DISALLOWED = "robots: disallowed by the site's robots.txt for our user agent"
+#: The answer of a page not requested (robots.txt, a throttled host): no status, no headers.
+_NOT_REQUESTED = FetchResult(url="", final_url="")
 
 Fetcher = Callable[[str], FetchResult]
 Allowed = Callable[[str], bool]
@@ -41,11 +43,12 @@ def host_key(url: str) -> str:
 
 def page_outcome(
     entry: FeedEntry, fetched: FetchResult, fetched_at: datetime, *, attempts: int = 1
-) -> dict[str, Any]:
+) -> Page:
     """Classify one fetch: an HTML body to extract, or a reason there is none.
 
     ``charset`` in the result is the HTTP header's charset label, for ``tasks/charset``, which
-    weighs it against the bytes (headers lie).
+    weighs it against the bytes (headers lie). The answer's ETag and Last-Modified go with the
+    page whatever it says, for the next re-check (tasks/fetch/refetch.py).
     """
     error = fetched.error
     transient = False
@@ -63,20 +66,7 @@ def page_outcome(
         error = f"binary: the page is labelled {label} but the body is {binary}; skipped"
     if error is not None:
         error += attempts_note(attempts)
-    return {
-        "source": entry.source,
-        "entry_id": entry.entry_id,
-        "url": entry.url,
-        "final_url": fetched.final_url or entry.url,
-        "status": fetched.status,
-        "content_type": fetched.content_type or None,
-        "charset": charset_from_content_type(fetched.headers.get("content-type")),
-        "content": fetched.content if error is None else None,
-        "error": error,
-        "fetched_at": fetched_at,
-        "transient": transient,
-        "entry": entry,
-    }
+    return _page(entry, fetched_at, error, transient=transient, answer=fetched)
 
 
 def throttled(fetched: FetchResult) -> bool:
@@ -88,26 +78,42 @@ def throttled(fetched: FetchResult) -> bool:
     )
 
 
-def skipped_outcome(entry: FeedEntry, fetched_at: datetime, reason: str) -> dict[str, Any]:
+def skipped_outcome(entry: FeedEntry, fetched_at: datetime, reason: str) -> Page:
     """A page not requested in this run; ``transient`` so a later run tries it."""
-    return {**robots_outcome(entry, fetched_at), "error": reason, "transient": True}
+    return _page(entry, fetched_at, reason, transient=True)
 
 
-def robots_outcome(entry: FeedEntry, fetched_at: datetime) -> dict[str, Any]:
-    return {
-        "source": entry.source,
-        "entry_id": entry.entry_id,
-        "url": entry.url,
-        "final_url": entry.url,
-        "status": None,
-        "content_type": None,
-        "charset": None,
-        "content": None,
-        "error": "robots: disallowed by the site's robots.txt for our user agent",
-        "fetched_at": fetched_at,
-        "transient": False,
-        "entry": entry,
-    }
+def robots_outcome(entry: FeedEntry, fetched_at: datetime) -> Page:
+    """A page robots.txt keeps us from; for good, until the site's rules change."""
+    return _page(entry, fetched_at, _ROBOTS_DISALLOWED, transient=False)
+
+
+def _page(
+    entry: FeedEntry,
+    fetched_at: datetime,
+    error: str | None,
+    *,
+    transient: bool,
+    answer: FetchResult = _NOT_REQUESTED,
+) -> Page:
+    """The one place a fetched ``Page`` is made, from the entry and the answer to its request
+    (``_NOT_REQUESTED``: none was sent)."""
+    return Page(
+        source=entry.source,
+        entry_id=entry.entry_id,
+        url=entry.url,
+        final_url=answer.final_url or entry.url,
+        fetched_at=fetched_at,
+        status=answer.status,
+        content_type=answer.content_type or None,
+        charset=charset_from_content_type(answer.headers.get("content-type")),
+        content=answer.content if error is None else None,
+        error=error,
+        transient=transient,
+        entry=entry,
+        etag=answer.headers.get("etag"),
+        last_modified=answer.headers.get("last-modified"),
+    )
 
 
 def fetch_pages(
@@ -118,9 +124,9 @@ def fetch_pages(
     per_host_delay_s: float = 1.0,
     crawl_delay: Callable[[str], float | None] | None = None,
     max_workers: int = 8,
-    on_done: Callable[[dict[str, Any]], None] | None = None,
+    on_done: Callable[[Page], None] | None = None,
     retry: RetryPolicy | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Page]:
     """Fetch every entry's page; hosts in parallel, each host strictly one at a time.
 
     ``crawl_delay`` (robots.txt) raises the pause for a host, never lowers it. ``retry`` (None:
@@ -131,7 +137,7 @@ def fetch_pages(
     by_host: dict[str, list[int]] = defaultdict(list)
     for index, entry in enumerate(entries):
         by_host[host_key(entry.url)].append(index)
-    results: list[dict[str, Any] | None] = [None] * len(entries)
+    results: list[Page | None] = [None] * len(entries)
     lock = threading.Lock()
 
     def run_host(indexes: list[int]) -> None:

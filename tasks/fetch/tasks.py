@@ -13,8 +13,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from newsflow.schemas.config import Config, SourceConfig
-from newsflow.schemas.records import FeedEntry
-from newsflow.tasks.fetch import feeds, pages, refetch
+from newsflow.schemas.records import FeedEntry, FetchResult, Page
+from newsflow.tasks.fetch import feeds, pages
 from newsflow.tasks.fetch.http import FetchPolicy, HttpClient
 from newsflow.tasks.fetch.retry import fetch_with_retries, retry_policy
 from newsflow.tasks.fetch.robots import RobotsCache
@@ -45,7 +45,7 @@ def poll_feed(
     are retried (tasks/retry.py)."""
     etag, last_modified = validators
     target = url or source.feed
-    headers = feeds.conditional_headers(etag, last_modified)
+    headers = feeds.feed_headers(etag, last_modified)
     with HttpClient(fetch_policy(config, kind="feed")) as client:
         fetched_at = datetime.now(UTC)
         answer, attempts = fetch_with_retries(
@@ -62,15 +62,17 @@ def fetch_batch(
     config: Config,
     on_done: Any = None,
     conditional: Mapping[str, Mapping[str, str]] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Page]:
     """Fetch a batch of article pages: hosts in parallel, each host politely one at a time.
 
     ``conditional`` holds extra request headers per URL (re-checks: If-None-Match…); every
-    page dict comes back with the answer's ``etag`` and ``last_modified`` (tasks/refetch.py).
+    page comes back with the answer's ``etag`` and ``last_modified`` (tasks/fetch/refetch.py).
     """
     local = threading.local()
     clients: list[HttpClient] = []
     policy = fetch_policy(config, kind="page")
+    base_headers = pages.page_headers()
+    conditional = conditional or {}
 
     def client() -> HttpClient:
         if not hasattr(local, "client"):
@@ -78,19 +80,17 @@ def fetch_batch(
             clients.append(local.client)
         return local.client
 
+    def get(url: str) -> FetchResult:
+        return client().get(url, headers={**base_headers, **conditional.get(url, {})})
+
     robots = None
     if config.fetch.respect_robots:
         clients.append(HttpClient(policy))
         robots = RobotsCache(clients[-1], config.fetch.user_agent)
-    getter = refetch.ValidatorRecorder(
-        lambda url, headers: client().get(url, headers=headers),
-        pages.page_headers(),
-        conditional or {},
-    )
     try:
-        fetched = pages.fetch_pages(
+        return pages.fetch_pages(
             entries,
-            getter,
+            get,
             allowed=robots.allowed if robots else None,
             crawl_delay=robots.crawl_delay if robots else None,
             per_host_delay_s=config.fetch.per_host_delay_s,
@@ -98,7 +98,6 @@ def fetch_batch(
             on_done=on_done,
             retry=retry_policy(config.fetch),
         )
-        return getter.annotate(fetched)
     finally:
         for c in clients:
             c.close()

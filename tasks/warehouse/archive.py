@@ -15,9 +15,9 @@ it applied per source (``run_boilerplate``, each distinct set stored once in
 it. Reprocessing therefore isolates changes in *code*; learnt chrome reaches pages as they are
 fetched. (Pages fetched before schema 2 have no recorded set and get what is learnt now.)
 
-The page functions are pure, between the page dicts the pipeline passes around (see
-``tasks/pages.page_outcome``) and archive rows; ``Warehouse.save_pages`` and
-``Warehouse.raw_pages`` do their SQL.
+The page functions are pure, between the ``Page`` records the pipeline passes around
+(schemas/records.py; made from a fetch by ``tasks/fetch/pages.py``) and archive rows;
+``Warehouse.save_pages`` and ``Warehouse.raw_pages`` (page_store.py) do their SQL.
 """
 
 from __future__ import annotations
@@ -28,23 +28,23 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from newsflow.schemas.records import FeedEntry
+from newsflow.schemas.records import FeedEntry, Page
 from newsflow.tasks.warehouse.transaction import transaction
 
 if TYPE_CHECKING:
     from newsflow.tasks.warehouse.warehouse import Warehouse
 
 
-def archive_fields(page: dict[str, Any]) -> dict[str, Any]:
-    """The ``raw_pages`` columns of schema 2 for one fetched page dict."""
-    entry = page.get("entry")
+def archive_fields(page: Page) -> dict[str, Any]:
+    """The ``raw_pages`` columns of schema 2 for one fetched page."""
+    entry = page.entry
     return {
-        "etag": page.get("etag"),
-        "last_modified": page.get("last_modified"),
-        "checked_at": page["fetched_at"],
-        "charset": page.get("charset"),
-        "entry_title": entry.title if isinstance(entry, FeedEntry) else None,
-        "entry_published_at": entry.published_at if isinstance(entry, FeedEntry) else None,
+        "etag": page.etag,
+        "last_modified": page.last_modified,
+        "checked_at": page.fetched_at,
+        "charset": page.charset,
+        "entry_title": entry.title if entry is not None else None,
+        "entry_published_at": entry.published_at if entry is not None else None,
     }
 
 
@@ -62,33 +62,30 @@ def page_from_archive(
     run_id: str | None = None,
     boilerplate_set: str | None = None,
     boilerplate: list[str] | None = None,
-) -> dict[str, Any]:
-    """An archived page as the page dict extraction takes, the same as when it was fetched,
-    with the boilerplate set its fetching run applied (``boilerplate_set`` None: not recorded).
-    """
-    return {
-        "source": source,
-        "entry_id": entry_id or url,
-        "url": url,
-        "final_url": final_url or url,
-        "status": 200,
-        "content_type": None,
-        "charset": charset,
-        "content": gzip.decompress(html),
-        "error": None,
-        "fetched_at": fetched_at,
-        "transient": False,
-        "run_id": run_id,
-        "boilerplate_set": boilerplate_set,
-        "boilerplate": frozenset(boilerplate or ()),
-        "entry": FeedEntry(
+) -> Page:
+    """The one place an archived page is made: the same ``Page`` extraction took when it was
+    fetched, with the boilerplate set its fetching run applied (``boilerplate_set`` None: not
+    recorded)."""
+    return Page(
+        source=source,
+        entry_id=entry_id or url,
+        url=url,
+        final_url=final_url or url,
+        fetched_at=fetched_at,
+        status=200,
+        charset=charset,
+        content=gzip.decompress(html),
+        entry=FeedEntry(
             source=source,
             entry_id=entry_id or url,
             url=url,
             title=entry_title,
             published_at=entry_published_at,
         ),
-    }
+        run_id=run_id,
+        boilerplate_set=boilerplate_set,
+        boilerplate=frozenset(boilerplate or ()),
+    )
 
 
 def since_datetime(since: str | date | datetime | None) -> datetime | None:
@@ -129,18 +126,18 @@ def save_run_boilerplate(
 
 
 def split_by_boilerplate(
-    pages: list[dict[str, Any]], current: Mapping[str, frozenset[str]]
-) -> list[tuple[list[dict[str, Any]], dict[str, frozenset[str]]]]:
+    pages: list[Page], current: Mapping[str, frozenset[str]]
+) -> list[tuple[list[Page], dict[str, frozenset[str]]]]:
     """Cut a batch of archived pages into as few groups as possible in which every source has
     one boilerplate set, each group with its source → set mapping for extraction. A page whose
     run recorded no set gets ``current`` (what is learnt now) for its source."""
-    groups: list[tuple[list[dict[str, Any]], dict[str, str], dict[str, frozenset[str]]]] = []
+    groups: list[tuple[list[Page], dict[str, str], dict[str, frozenset[str]]]] = []
     for page in pages:
-        source = page["source"]
-        if page.get("boilerplate_set") is None:
+        source = page.source
+        if page.boilerplate_set is None:
             key, hashes = "current", current.get(source, frozenset())
         else:
-            key, hashes = page["boilerplate_set"], page["boilerplate"]
+            key, hashes = page.boilerplate_set, page.boilerplate
         for members, keys, sets in groups:
             if keys.setdefault(source, key) == key:
                 sets[source] = hashes

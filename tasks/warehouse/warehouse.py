@@ -13,7 +13,6 @@ is one transaction, so a crash never leaves half a batch behind.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shutil
@@ -29,12 +28,12 @@ import pyarrow as pa
 
 from newsflow.tasks.fetch.feeds import FeedPoll
 from newsflow.tasks.warehouse import search
-from newsflow.tasks.warehouse.archive import archive_fields, page_from_archive
 from newsflow.tasks.warehouse.connection import (
     connect_read_only,
     connect_with_wait,
 )
 from newsflow.tasks.warehouse.migrate import migrate
+from newsflow.tasks.warehouse.page_store import PageStore
 from newsflow.tasks.warehouse.transaction import transaction
 
 #: Tables copied into the analysts' snapshot, in dependency-free order.
@@ -91,9 +90,10 @@ def working_path(published: Path) -> Path:
     return published.with_name(f"{published.stem}.work{published.suffix or '.duckdb'}")
 
 
-class Warehouse:
-    """The pipeline's only door to DuckDB. Keep every SQL statement behind these methods, so
-    a different target (DuckLake, MotherDuck) is a new implementation, not a hunt."""
+class Warehouse(PageStore):
+    """The pipeline's only door to DuckDB. Keep every SQL statement behind these methods (and
+    those of the stores it mixes in, one module per subject: ``page_store``), so a different
+    target (DuckLake, MotherDuck) is a new implementation, not a hunt."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, published: Path, working: Path) -> None:
         self.con = con
@@ -226,118 +226,6 @@ class Warehouse:
             [source, ids, max_attempts],
         ).fetchall()
         return set(ids) - {row[0] for row in done}
-
-    # -- pages --------------------------------------------------------------------------------
-
-    def save_pages(self, run_id: str, pages: Sequence[dict[str, Any]]) -> None:
-        """Archive fetched pages and mark their entries seen, in one transaction.
-
-        Each dict has: source, entry_id, url, final_url, status, content_type, content (bytes
-        or None), error, fetched_at, transient (bool: retry the entry on a later run).
-        """
-        if not pages:
-            return
-        raw_rows = [
-            {
-                "url": p["url"],
-                "final_url": p["final_url"],
-                "source": p["source"],
-                "status": p["status"],
-                "content_type": p["content_type"],
-                "html": gzip.compress(p["content"], 6) if p.get("content") else None,
-                "fetched_at": p["fetched_at"],
-                "run_id": run_id,
-                "error": p["error"],
-                **archive_fields(p),  # validators, charset, feed headline/date (schema 2)
-            }
-            for p in _last_by(pages, "url")
-        ]
-        seen_rows = [
-            {
-                "source": p["source"],
-                "entry_id": p["entry_id"],
-                "url": p["url"],
-                "state": "retry" if p.get("transient") else "done",
-                "attempts": 1,
-                "first_seen_at": p["fetched_at"],
-                "last_attempt_at": p["fetched_at"],
-            }
-            for p in _last_by(pages, "source", "entry_id")
-        ]
-        with self._transaction():
-            self._insert("raw_pages", raw_rows, replace=True)
-            table = _arrow(seen_rows, "seen_entries", self.con)
-            self.con.register("_seen", table)
-            try:
-                self.con.execute(
-                    """
-                    INSERT INTO seen_entries AS s SELECT * FROM _seen
-                    ON CONFLICT (source, entry_id) DO UPDATE SET
-                        url = excluded.url, state = excluded.state,
-                        attempts = s.attempts + 1, last_attempt_at = excluded.last_attempt_at
-                    """
-                )
-            finally:
-                self.con.unregister("_seen")
-
-    def archived_urls(
-        self, *, source: str | None = None, since: datetime | None = None
-    ) -> list[str]:
-        """URLs of archived pages with HTML, per source oldest fetch first, for reprocessing.
-
-        Pages whose extraction failed are included: new code may extract them now."""
-        rows = self.con.execute(
-            """
-            SELECT url FROM raw_pages
-            WHERE html IS NOT NULL
-              AND (? IS NULL OR source = ?) AND (? IS NULL OR fetched_at >= ?)
-            ORDER BY source, fetched_at, url
-            """,
-            [source, source, since, since],
-        ).fetchall()
-        return [url for (url,) in rows]
-
-    def raw_pages(self, urls: Sequence[str]) -> list[dict[str, Any]]:
-        """Archived pages as the page dicts extraction takes (HTML decompressed), in ``urls``
-        order, each with the boilerplate set its fetching run applied (tasks/archive.py); asked
-        for a batch at a time so a large archive never sits in memory at once."""
-        rows = self.con.execute(
-            """
-            SELECT r.url, r.final_url, r.source, r.html, r.fetched_at, r.charset,
-                   r.entry_title, r.entry_published_at, s.entry_id, r.run_id, b.set_id,
-                   b.line_hashes
-            FROM raw_pages r
-            LEFT JOIN (SELECT url, source, min(entry_id) AS entry_id FROM seen_entries
-                       GROUP BY ALL) s USING (url, source)
-            LEFT JOIN (SELECT run_id, source, set_id, line_hashes
-                       FROM run_boilerplate JOIN boilerplate_sets USING (source, set_id)) b
-                   USING (run_id, source)
-            WHERE r.html IS NOT NULL AND r.url IN (SELECT unnest(?))
-            """,
-            [list(urls)],
-        ).fetchall()
-        found = {
-            row[0]: page_from_archive(**dict(zip(_ARCHIVE_KEYS, row, strict=True))) for row in rows
-        }
-        return [found[url] for url in urls if url in found]
-
-    def clear_page_errors(self, urls: Iterable[str]) -> None:
-        """Forget an old extraction error of pages that now gave an article (reprocess)."""
-        urls = list(urls)
-        if urls:
-            self.con.execute(
-                "UPDATE raw_pages SET error = NULL WHERE error IS NOT NULL "
-                "AND url IN (SELECT unnest(?))",
-                [urls],
-            )
-
-    def mark_page_errors(self, errors: dict[str, str]) -> None:
-        """Record why fetched pages gave no article (extraction empty, not an article…)."""
-        if not errors:
-            return
-        with self._transaction():
-            for url, reason in errors.items():
-                self.con.execute("UPDATE raw_pages SET error = ? WHERE url = ?", [reason, url])
 
     # -- articles -----------------------------------------------------------------------------
 
@@ -605,22 +493,6 @@ class Warehouse:
         finally:
             self.con.unregister("_rows")
 
-
-#: Columns ``raw_pages()`` reads, in order: the arguments of ``archive.page_from_archive``.
-_ARCHIVE_KEYS = (
-    "url",
-    "final_url",
-    "source",
-    "html",
-    "fetched_at",
-    "charset",
-    "entry_title",
-    "entry_published_at",
-    "entry_id",
-    "run_id",
-    "boilerplate_set",
-    "boilerplate",
-)
 
 _ARTICLE_INPUT = (
     "article_id",

@@ -1,0 +1,233 @@
+"""The page archive's SQL (``raw_pages``, ``seen_entries``): a mixin of ``Warehouse``.
+
+What a page is and how it maps to archive columns is pure and lives in ``archive.py``; when a
+page is due for a re-check is policy and lives in ``tasks/fetch/refetch.py``. This module only
+reads and writes the rows, through the ``Warehouse``'s own connection.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from newsflow.schemas.records import FeedEntry, Page
+from newsflow.tasks.warehouse.archive import archive_fields, page_from_archive
+
+if TYPE_CHECKING:
+    import duckdb
+
+#: ``seen_entries`` as written by ``save_pages`` (one Arrow table per batch).
+_SEEN_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("entry_id", pa.string()),
+        ("url", pa.string()),
+        ("state", pa.string()),
+        ("attempts", pa.int32()),
+        ("first_seen_at", pa.timestamp("us", tz="UTC")),
+        ("last_attempt_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+#: Columns ``raw_pages()`` reads, in order: the arguments of ``archive.page_from_archive``.
+_ARCHIVE_KEYS = (
+    "url",
+    "final_url",
+    "source",
+    "html",
+    "fetched_at",
+    "charset",
+    "entry_title",
+    "entry_published_at",
+    "entry_id",
+    "run_id",
+    "boilerplate_set",
+    "boilerplate",
+)
+
+
+class PageStore:
+    """Archiving fetched pages, reading them back for reprocessing, and the re-check queries.
+
+    Relies on the ``Warehouse`` it is mixed into for ``con``, ``_transaction`` and ``_insert``.
+    """
+
+    if TYPE_CHECKING:
+        con: duckdb.DuckDBPyConnection
+
+        def _transaction(self) -> AbstractContextManager[None]: ...
+
+        def _insert(
+            self, table: str, rows: Sequence[dict[str, Any]], *, replace: bool = False
+        ) -> None: ...
+
+    def save_pages(self, run_id: str, pages: Sequence[Page]) -> None:
+        """Archive fetched pages and mark their entries seen, in one transaction.
+
+        A page with ``transient`` set leaves its entry to be retried on a later run. Of pages
+        repeated in a batch the last one counts (DuckDB's upserts would keep the first).
+        """
+        if not pages:
+            return
+        raw_rows = [
+            {
+                "url": p.url,
+                "final_url": p.final_url,
+                "source": p.source,
+                "status": p.status,
+                "content_type": p.content_type,
+                "html": gzip.compress(p.content, 6) if p.content else None,
+                "fetched_at": p.fetched_at,
+                "run_id": run_id,
+                "error": p.error,
+                **archive_fields(p),  # validators, charset, feed headline/date (schema 2)
+            }
+            for p in {p.url: p for p in pages}.values()
+        ]
+        seen_rows = [
+            {
+                "source": p.source,
+                "entry_id": p.entry_id,
+                "url": p.url,
+                "state": "retry" if p.transient else "done",
+                "attempts": 1,
+                "first_seen_at": p.fetched_at,
+                "last_attempt_at": p.fetched_at,
+            }
+            for p in {(p.source, p.entry_id): p for p in pages}.values()
+        ]
+        with self._transaction():
+            self._insert("raw_pages", raw_rows, replace=True)
+            self.con.register("_seen", pa.Table.from_pylist(seen_rows, schema=_SEEN_SCHEMA))
+            try:
+                self.con.execute(
+                    f"""
+                    INSERT INTO seen_entries AS s ({", ".join(_SEEN_SCHEMA.names)})
+                    SELECT * FROM _seen
+                    ON CONFLICT (source, entry_id) DO UPDATE SET
+                        url = excluded.url, state = excluded.state,
+                        attempts = s.attempts + 1, last_attempt_at = excluded.last_attempt_at
+                    """
+                )
+            finally:
+                self.con.unregister("_seen")
+
+    def archived_urls(
+        self, *, source: str | None = None, since: datetime | None = None
+    ) -> list[str]:
+        """URLs of archived pages with HTML, per source oldest fetch first, for reprocessing.
+
+        Pages whose extraction failed are included: new code may extract them now."""
+        rows = self.con.execute(
+            """
+            SELECT url FROM raw_pages
+            WHERE html IS NOT NULL
+              AND (? IS NULL OR source = ?) AND (? IS NULL OR fetched_at >= ?)
+            ORDER BY source, fetched_at, url
+            """,
+            [source, source, since, since],
+        ).fetchall()
+        return [url for (url,) in rows]
+
+    def raw_pages(self, urls: Sequence[str]) -> list[Page]:
+        """Archived pages as extraction takes them (HTML decompressed), in ``urls`` order, each
+        with the boilerplate set its fetching run applied (archive.py); asked for a batch at a
+        time so a large archive never sits in memory at once."""
+        rows = self.con.execute(
+            """
+            SELECT r.url, r.final_url, r.source, r.html, r.fetched_at, r.charset,
+                   r.entry_title, r.entry_published_at, s.entry_id, r.run_id, b.set_id,
+                   b.line_hashes
+            FROM raw_pages r
+            LEFT JOIN (SELECT url, source, min(entry_id) AS entry_id FROM seen_entries
+                       GROUP BY ALL) s USING (url, source)
+            LEFT JOIN (SELECT run_id, source, set_id, line_hashes
+                       FROM run_boilerplate JOIN boilerplate_sets USING (source, set_id)) b
+                   USING (run_id, source)
+            WHERE r.html IS NOT NULL AND r.url IN (SELECT unnest(?))
+            """,
+            [list(urls)],
+        ).fetchall()
+        found = {
+            row[0]: page_from_archive(**dict(zip(_ARCHIVE_KEYS, row, strict=True))) for row in rows
+        }
+        return [found[url] for url in urls if url in found]
+
+    def clear_page_errors(self, urls: Iterable[str]) -> None:
+        """Forget an old extraction error of pages that now gave an article (reprocess)."""
+        urls = list(urls)
+        if urls:
+            self.con.execute(
+                "UPDATE raw_pages SET error = NULL WHERE error IS NOT NULL "
+                "AND url IN (SELECT unnest(?))",
+                [urls],
+            )
+
+    def mark_page_errors(self, errors: dict[str, str]) -> None:
+        """Record why fetched pages gave no article (extraction empty, not an article…)."""
+        if not errors:
+            return
+        with self._transaction():
+            for url, reason in errors.items():
+                self.con.execute("UPDATE raw_pages SET error = ? WHERE url = ?", [reason, url])
+
+    # -- re-checks (the policy is tasks/fetch/refetch.py) -------------------------------------
+
+    def recheck_candidates(
+        self,
+        sources: Sequence[str],
+        *,
+        first_seen_since: datetime,
+        checked_before: datetime,
+        limit: int,
+    ) -> list[tuple[FeedEntry, str | None, str | None]]:
+        """Archived pages of ``sources`` that were fine, first seen since ``first_seen_since``
+        and last fetched or checked before ``checked_before``, least recently checked first:
+        each page's feed entry with its stored ETag and Last-Modified."""
+        rows = self.con.execute(
+            """
+            SELECT r.source, s.entry_id, r.url, r.etag, r.last_modified,
+                   r.entry_title, r.entry_published_at
+            FROM raw_pages r
+            JOIN (SELECT source, url, min(entry_id) AS entry_id, min(first_seen_at) AS first_seen_at
+                  FROM seen_entries GROUP BY ALL) s USING (source, url)
+            WHERE r.html IS NOT NULL AND r.error IS NULL
+              AND r.source IN (SELECT unnest(?))
+              AND s.first_seen_at >= ?
+              AND coalesce(r.checked_at, r.fetched_at) <= ?
+            ORDER BY coalesce(r.checked_at, r.fetched_at), r.url
+            LIMIT ?
+            """,
+            [list(sources), first_seen_since, checked_before, limit],
+        ).fetchall()
+        return [
+            (
+                FeedEntry(
+                    source=source, entry_id=entry_id, url=url, title=title, published_at=published
+                ),
+                etag,
+                last_modified,
+            )
+            for source, entry_id, url, etag, last_modified, title, published in rows
+        ]
+
+    def record_rechecks(self, pages: Sequence[Page]) -> None:
+        """Note the re-check of archived pages that gave no new body, leaving their HTML as it
+        is: a ``304`` also refreshes the validators it sent, a failure keeps the old ones."""
+        if not pages:
+            return
+        self.con.executemany(
+            """
+            UPDATE raw_pages SET checked_at = ?,
+                etag = CASE WHEN ? = 304 THEN coalesce(?, etag) ELSE etag END,
+                last_modified = CASE WHEN ? = 304 THEN coalesce(?, last_modified)
+                                     ELSE last_modified END
+            WHERE url = ?
+            """,
+            [[p.fetched_at, p.status, p.etag, p.status, p.last_modified, p.url] for p in pages],
+        )
