@@ -63,14 +63,7 @@ def test_interval_or_cron_replace_the_ingest_schedule():
         serve.build_deployments(config_path="c.toml", cron="* * * * *", interval_s=5)
 
 
-def test_a_flow_not_installed_is_skipped_but_a_broken_import_is_not(monkeypatch, tmp_path):
-    notes = []
-    missing = serve.FlowRef("later", "newsflow.flows.not_written_yet", "later", None, "")
-    monkeypatch.setattr(serve, "FLOWS", (*serve.FLOWS[:1], missing))
-    names = [d.name for d in serve.build_deployments(config_path="c.toml", note=notes.append)]
-    assert names == ["ingest"]
-    assert "not serving later" in notes[0]
-
+def test_a_flow_that_does_not_import_is_an_error_not_a_skip(monkeypatch, tmp_path):
     (tmp_path / "newsflow_broken_flow.py").write_text("import no_such_dependency_newsflow\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     broken = serve.FlowRef("broken", "newsflow_broken_flow", "broken", None, "")

@@ -1,6 +1,6 @@
 """docs/warehouse.md lists every table, view and column of the warehouse, with the schema's own
 COMMENTs: the committed data dictionary must equal one generated from a fresh warehouse
-(regenerate with ``python -m newsflow.tasks.warehouse.dictionary docs/warehouse.md``)."""
+(regenerate with ``python -m newsflow.cli.dictionary docs/warehouse.md``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from newsflow.tasks.warehouse.dictionary import current_section, generate
+from newsflow.cli.dictionary import main as dictionary_main
+from newsflow.tasks.warehouse.dictionary import BEGIN, END, generate, replace_section
 from newsflow.tasks.warehouse.warehouse import Warehouse, working_path
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
@@ -37,11 +38,26 @@ def _columns(path: Path) -> set[tuple[str, str]]:
 
 
 def test_docs_data_dictionary_is_current():
-    committed = current_section(DOC.read_text(encoding="utf-8"))
-    assert committed == generate(), (
-        "docs/warehouse.md is out of date: run python -m newsflow.tasks.warehouse.dictionary "
-        "docs/warehouse.md"
+    committed = DOC.read_text(encoding="utf-8")
+    assert replace_section(committed, generate()) == committed, (
+        "docs/warehouse.md is out of date: run python -m newsflow.cli.dictionary docs/warehouse.md"
     )
+
+
+def test_the_dictionary_command_rewrites_a_stale_section(tmp_path, capsys):
+    doc = tmp_path / "warehouse.md"
+    doc.write_text(f"# Warehouse\n\n{BEGIN}\n\nstale\n{END}\n\nAfter.\n", encoding="utf-8")
+
+    assert dictionary_main([str(doc), "--check"]) == 1
+    assert "data dictionary is out of date" in capsys.readouterr().err
+    assert "stale" in doc.read_text(encoding="utf-8")  # --check writes nothing
+
+    assert dictionary_main([str(doc)]) == 0
+    assert capsys.readouterr().out == f"{doc}: data dictionary updated\n"
+    updated = doc.read_text(encoding="utf-8")
+    assert "stale" not in updated and "### `articles` (table)" in updated
+    assert updated.startswith(f"# Warehouse\n\n{BEGIN}\n") and updated.endswith("\nAfter.\n")
+    assert dictionary_main([str(doc), "--check"]) == 0
 
 
 def test_docs_list_every_table_and_column(fresh):

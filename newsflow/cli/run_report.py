@@ -2,8 +2,8 @@
 
 Served runs execute in subprocesses that import the flows afresh, so the serve process learns
 how a run ended from the Prefect API, like any other client. An ingest run's counts come from
-the ``pipeline_runs`` table of the published snapshot (``run_id`` is the flow run id), opened
-read-only as an analyst would.
+the ``pipeline_runs`` table of the published snapshot (``run_id`` is the flow run id), read
+through :func:`newsflow.tasks.warehouse.reader.run_counts` as an analyst would.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import contextvars
 import sys
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
+
+from newsflow.cli.output import note
+from newsflow.tasks.warehouse.reader import run_counts
 
 _TERMINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
@@ -56,7 +58,7 @@ class RunReporter:
                 for line in self.poll(ids):
                     print(line, file=self.out, flush=True)
             except Exception as exc:  # reporting must never stop the serving
-                print(f"newsflow: run report: {type(exc).__name__}: {exc}", file=sys.stderr)
+                note(f"run report: {type(exc).__name__}: {exc}")
 
     def _deployment_ids(self) -> list[Any]:
         from prefect.client.orchestration import get_client
@@ -99,7 +101,7 @@ class RunReporter:
         stamp = (run.end_time or datetime.now(UTC)).astimezone().strftime("%H:%M:%S")
         took = f" in {run.total_run_time.total_seconds():.1f} s" if run.total_run_time else ""
         detail = ""
-        counts = pipeline_run_counts(self.db, str(run.id)) if self.db else None
+        counts = run_counts(self.db, str(run.id)) if self.db else None
         if state is not None and state.message and not state.is_completed():
             detail = f": {state.message.splitlines()[0][:300]}"
         elif counts and counts["flow"] == "checks":
@@ -113,32 +115,3 @@ class RunReporter:
             )
         name = state.name if state is not None else "?"
         return f"[{stamp}] {flow_name} run {run.name!r}: {name}{took}{detail}"
-
-
-def pipeline_run_counts(db: str, run_id: str) -> dict[str, Any] | None:
-    """What a run recorded in ``pipeline_runs`` (flow and counts), read from the published
-    snapshot; None if it is not there."""
-    import duckdb
-
-    if not Path(db).exists():
-        return None
-    try:
-        with duckdb.connect(db, read_only=True) as con:
-            row = con.execute(
-                "SELECT articles_new, articles_updated, articles_unchanged, pages_fetched, "
-                "rejected, checks_failed, flow FROM pipeline_runs WHERE run_id = ?",
-                [run_id],
-            ).fetchone()
-    except duckdb.Error:
-        return None
-    if row is None:
-        return None
-    keys = (
-        "articles_new",
-        "articles_updated",
-        "articles_unchanged",
-        "pages_fetched",
-        "rejected",
-        "checks_failed",
-    )
-    return {"flow": row[-1], **{k: (v or 0) for k, v in zip(keys, row[:-1], strict=True)}}

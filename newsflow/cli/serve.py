@@ -2,7 +2,7 @@
 
 This is Prefect's ``serve`` (a runner that polls the server for due runs and starts each in a
 subprocess) with newsflow's deployments: the ingest every 15 minutes (or ``--cron`` /
-``--interval-s``), the table checks hourly and reprocess on demand, when those flows exist.
+``--interval-s``), the table checks hourly and reprocess on demand.
 Every deployment has a concurrency limit of one, so a slow run is never overtaken by the next
 tick; the writer guard in :mod:`newsflow.tasks.warehouse.writer` keeps different flows apart.
 
@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
-import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from newsflow.cli.output import EXIT_BAD_CONFIG, EXIT_OK, error, note
+from newsflow.demo.server import DEMO_PORT
 
 INGEST_CRON = "*/15 * * * *"  # every 15 minutes
 CHECKS_CRON = "0 * * * *"  # hourly, on the hour
@@ -65,15 +67,10 @@ FLOWS = (
 )
 
 
-def load_flow(ref: FlowRef) -> Any | None:
-    """The flow object, or None when its module is not part of this installation yet."""
-    try:
-        module = importlib.import_module(ref.module)
-    except ModuleNotFoundError as exc:
-        if exc.name == ref.module:
-            return None
-        raise
-    return getattr(module, ref.attr, None)
+def load_flow(ref: FlowRef) -> Any:
+    """The flow object (the flows are part of the installed package: an import error is a bug
+    and propagates)."""
+    return getattr(importlib.import_module(ref.module), ref.attr)
 
 
 def check_cron(expr: str) -> None:
@@ -95,7 +92,6 @@ def build_deployments(
     db: str | None = None,
     interval_s: float | None = None,
     cron: str | None = None,
-    note: Any = None,
 ) -> list[Any]:
     """The deployments ``newsflow serve`` runs, with their schedules, limits and parameters.
 
@@ -114,10 +110,6 @@ def build_deployments(
     deployments = []
     for ref in FLOWS:
         flow = load_flow(ref)
-        if flow is None:
-            if note and ref.deployment != "ingest":
-                note(f"{ref.module} has no flow {ref.attr!r} yet: not serving {ref.deployment}")
-            continue
         schedule: dict[str, Any] = {}
         if ref.deployment == "ingest" and interval_s is not None:
             schedule["interval"] = timedelta(seconds=interval_s)
@@ -164,16 +156,16 @@ def serve_deployments(deployments: list[Any], *, db: str | None = None) -> None:
     from newsflow.cli.run_report import RunReporter
 
     names = [f"{d.flow_name}/{d.name}" for d in deployments]
-    _note(f"serving {', '.join(names)}; Ctrl-C to stop")
+    note(f"serving {', '.join(names)}; Ctrl-C to stop")
     with RunReporter(names, db=db):
         serve(*deployments, pause_on_shutdown=True, print_starting_message=False)
-    _note("stopped; schedules paused until the next `newsflow serve`")
+    note("stopped; schedules paused until the next `newsflow serve`")
 
 
 # -- the command -----------------------------------------------------------------------------
 
 
-def add_serve_command(sub: Any) -> None:
+def add_commands(sub: Any) -> None:
     """Register ``newsflow serve`` on the CLI's subparsers."""
     parser = sub.add_parser(
         "serve",
@@ -204,7 +196,7 @@ def add_serve_command(sub: Any) -> None:
         "--port",
         type=int,
         default=None,
-        help="with --demo: loopback port of the demo site (default: 8765)",
+        help=f"with --demo: loopback port of the demo site (default: {DEMO_PORT})",
     )
     parser.add_argument(
         "--api-port",
@@ -213,10 +205,10 @@ def add_serve_command(sub: Any) -> None:
         help="port of the Prefect server started when PREFECT_API_URL is not set "
         "(default: %(default)s)",
     )
-    parser.set_defaults(handler=run_command)
+    parser.set_defaults(handler=serve_command)
 
 
-def run_command(args: argparse.Namespace) -> int:
+def serve_command(args: argparse.Namespace) -> int:
     """``newsflow serve`` (a server that cannot start is reported by the CLI, exit 1)."""
     from newsflow.ops.prefect_server import prefect_api
     from newsflow.schemas.config import find_config_path, load_config
@@ -226,8 +218,8 @@ def run_command(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         if args.demo:
             if args.config:
-                _error("--demo serves its own config; leave out --config")
-                return 2
+                error("--demo serves its own config; leave out --config")
+                return EXIT_BAD_CONFIG
             config_path, db = _start_demo(args, stack)
             warehouse = db
             interval_s = args.interval_s
@@ -236,60 +228,51 @@ def run_command(args: argparse.Namespace) -> int:
         else:
             found = find_config_path(args.config)
             if found is None:
-                _error(
+                error(
                     "no config file: give --config PATH, set NEWSFLOW_CONFIG or create "
                     "./newsflow.toml (or try `newsflow serve --demo`)"
                 )
-                return 2
+                return EXIT_BAD_CONFIG
             config = load_config(found)  # fail now, not at the first scheduled run
             if not config.sources:
-                _error(f"{found}: no [[sources]] configured; nothing to ingest")
-                return 2
+                error(f"{found}: no [[sources]] configured; nothing to ingest")
+                return EXIT_BAD_CONFIG
             config_path = str(found.expanduser().resolve())
             db = str(Path(args.db).expanduser().resolve()) if args.db else None
             interval_s = args.interval_s
             warehouse = db or str(Path(config.warehouse.path).expanduser().resolve())
 
         deployments = build_deployments(
-            config_path=config_path, db=db, interval_s=interval_s, cron=args.cron, note=_note
+            config_path=config_path, db=db, interval_s=interval_s, cron=args.cron
         )
-        api = stack.enter_context(prefect_api(args.api_port, note=_note))
+        api = stack.enter_context(prefect_api(args.api_port, note=note))
         every = (
             f"every {interval_s:g} s"
             if interval_s is not None
             else f'cron "{args.cron or INGEST_CRON}"'
         )
-        _note(f"Prefect API {api.url}; ingest {every}; config {config_path}")
-        _note(
+        note(f"Prefect API {api.url}; ingest {every}; config {config_path}")
+        note(
             f"trigger a run now with: PREFECT_API_URL={api.url} prefect deployment run "
             f"{deployments[0].flow_name}/{deployments[0].name}"
         )
         serve_deployments(deployments, db=warehouse)
-    return 0
+    return EXIT_OK
 
 
 def _start_demo(args: argparse.Namespace, stack: ExitStack) -> tuple[str, str]:
     """Start the demo site and write the config its scheduled runs read."""
-    from newsflow.cli.main import DEMO_PORT
     from newsflow.demo.config import demo_config
-    from newsflow.demo.server import start_demo_site
+    from newsflow.demo.server import start_demo_site_on
     from newsflow.schemas.config_toml import write_config
 
-    port = DEMO_PORT if args.port is None else args.port
-    try:
-        site = start_demo_site(port)
-    except OSError:
-        site = start_demo_site(0)
-        _note(
-            f"port {port} is busy; serving the demo on {site.port}. Article URLs include the "
-            "port, so use the same --port on every demo run into one database."
-        )
+    site = start_demo_site_on(DEMO_PORT if args.port is None else args.port, note=note)
     stack.callback(site.stop)
     db = Path(args.db or "newsflow.duckdb").expanduser().resolve()
     config_file = write_config(
         demo_config(site.base_url, db=str(db)), db.with_name(DEMO_CONFIG_NAME)
     )
-    _note(f"demo site at {site.base_url}; warehouse {db}")
+    note(f"demo site at {site.base_url}; warehouse {db}")
     return str(config_file), str(db)
 
 
@@ -301,11 +284,3 @@ def _positive_seconds(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be more than 0 seconds")
     return value
-
-
-def _note(message: str) -> None:
-    print(f"newsflow: {message}", file=sys.stderr, flush=True)
-
-
-def _error(message: str) -> None:
-    print(f"newsflow: error: {message}", file=sys.stderr, flush=True)

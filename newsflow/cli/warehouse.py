@@ -1,20 +1,31 @@
-"""The warehouse commands of the ``newsflow`` CLI: ``reprocess``, ``search`` and ``export``.
+"""The warehouse commands: ``query``, ``search`` and ``export`` read the published snapshot;
+``reprocess`` reruns the pipeline over the pages archived in the working file.
 
-Registered on the CLI's subparsers by :func:`add_warehouse_commands`; heavy imports happen
-inside the handlers so ``newsflow --help`` stays fast.
+The reading goes through :mod:`newsflow.tasks.warehouse.reader` (DuckDB stays in the warehouse
+package); heavy imports happen inside the handlers so ``newsflow --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
+from newsflow.cli.output import EXIT_BAD_CONFIG, EXIT_OK, error, exit_code, print_run_summary
+
+DB_HELP = "DuckDB file (default: warehouse.path from the config)"
 
 
-def add_warehouse_commands(sub: Any) -> None:
-    """Register ``newsflow reprocess``, ``newsflow search`` and ``newsflow export``."""
+def add_commands(sub: Any) -> None:
+    """Register ``query``, ``reprocess``, ``search`` and ``export`` on the CLI's subparsers."""
+    query = sub.add_parser(
+        "query", help="run SQL on the warehouse (read-only) and print the result"
+    )
+    query.add_argument("sql", help="a SQL query")
+    query.add_argument("--db", default="newsflow.duckdb", help="DuckDB file (default: %(default)s)")
+    query.set_defaults(handler=query_command)
+
     reprocess = sub.add_parser(
         "reprocess",
         help="re-extract and reload archived pages (raw_pages), no network",
@@ -31,8 +42,8 @@ def add_warehouse_commands(sub: Any) -> None:
     reprocess.add_argument(
         "--config", help="config file (default: $NEWSFLOW_CONFIG, then ./newsflow.toml)"
     )
-    reprocess.add_argument("--db", help="DuckDB file (default: warehouse.path from the config)")
-    reprocess.set_defaults(handler=_cmd_reprocess)
+    reprocess.add_argument("--db", help=DB_HELP)
+    reprocess.set_defaults(handler=reprocess_command)
 
     search = sub.add_parser(
         "search",
@@ -40,10 +51,10 @@ def add_warehouse_commands(sub: Any) -> None:
         description="BM25 full-text search over article titles and bodies in the snapshot.",
     )
     search.add_argument("terms", nargs="+", help="words to look for (any of them; more is better)")
-    search.add_argument("--db", help="DuckDB file (default: warehouse.path from the config)")
+    search.add_argument("--db", help=DB_HELP)
     search.add_argument("--limit", type=_positive_int, default=10, help="hits (default: 10)")
     search.add_argument("--source", help="only articles of this source")
-    search.set_defaults(handler=_cmd_search)
+    search.set_defaults(handler=search_command)
 
     export = sub.add_parser(
         "export",
@@ -55,47 +66,57 @@ def add_warehouse_commands(sub: Any) -> None:
     )
     export.add_argument("dir", metavar="DIR", help="output folder")
     export.add_argument("--format", choices=["parquet"], default="parquet", help="file format")
-    export.add_argument("--db", help="DuckDB file (default: warehouse.path from the config)")
-    export.set_defaults(handler=_cmd_export)
+    export.add_argument("--db", help=DB_HELP)
+    export.set_defaults(handler=export_command)
 
 
-def _cmd_reprocess(args: argparse.Namespace) -> int:
+def query_command(args: argparse.Namespace) -> int:
+    """SQL over the snapshot, read-only; SQL that does not run is one line and exit 2."""
+    from newsflow.tasks.warehouse.reader import QueryError, query
+
+    db = _snapshot(args.db)
+    if db is None:
+        return EXIT_BAD_CONFIG
+    try:
+        rendered = query(db, args.sql)
+    except QueryError as exc:
+        error(str(exc))
+        return EXIT_BAD_CONFIG
+    if rendered is not None:
+        sys.stdout.write(rendered)
+    return EXIT_OK
+
+
+def reprocess_command(args: argparse.Namespace) -> int:
+    """Extract → clean → validate → load again over the archived pages, no network."""
     from newsflow.cli import console
-    from newsflow.cli.main import _print_summary
+    from newsflow.cli.flow_run import run_to_summary
     from newsflow.flows.reprocess import reprocess
-    from newsflow.ops.prefect_server import temporary_api
     from newsflow.schemas.config import load_config
-    from newsflow.tasks.quality.gate import CriticalChecksFailed
 
     config = load_config(args.config)  # fail fast, before Prefect starts, on a bad file
     db = args.db or config.warehouse.path
     if not _has_archive(db):
         return EXIT_BAD_CONFIG
     console.enable()
-    try:
-        with temporary_api():
-            summary = reprocess(config=config, db=db, source=args.source, since=args.since)
-    except CriticalChecksFailed as failed:  # the flow run is Failed; the data is loaded
-        summary = failed.summary
-    _print_summary(summary)
-    return EXIT_CHECK_FAILED if summary.critical_failed else EXIT_OK
+    summary = run_to_summary(reprocess, config=config, db=db, source=args.source, since=args.since)
+    print_run_summary(summary)
+    return exit_code(summary)
 
 
-def _cmd_search(args: argparse.Namespace) -> int:
-    import duckdb
-
-    from newsflow.tasks.warehouse.search import SearchUnavailable, search
+def search_command(args: argparse.Namespace) -> int:
+    """BM25 hits, best first: score, date, source and title, then the URL under them."""
+    from newsflow.tasks.warehouse.reader import search
+    from newsflow.tasks.warehouse.search import SearchUnavailable
 
     db = _snapshot(args.db)
     if db is None:
         return EXIT_BAD_CONFIG
-    config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
-    with duckdb.connect(db, read_only=True, config=config) as con:
-        try:
-            hits = search(con, " ".join(args.terms), limit=args.limit, source=args.source)
-        except SearchUnavailable as exc:
-            _error(str(exc))
-            return EXIT_BAD_CONFIG
+    try:
+        hits = search(db, " ".join(args.terms), limit=args.limit, source=args.source)
+    except SearchUnavailable as exc:
+        error(str(exc))
+        return EXIT_BAD_CONFIG
     if not hits:
         print("no matches")
         return EXIT_OK
@@ -108,7 +129,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_export(args: argparse.Namespace) -> int:
+def export_command(args: argparse.Namespace) -> int:
+    """The snapshot's articles as Hive-partitioned Parquet under DIR/articles."""
     from newsflow.tasks.warehouse.export import export_parquet
 
     db = _snapshot(args.db)
@@ -125,31 +147,26 @@ def _cmd_export(args: argparse.Namespace) -> int:
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _default_db() -> str:
-    from newsflow.schemas.config import load_config
-
-    return load_config(None).warehouse.path
-
-
 def _snapshot(db: str | None) -> str | None:
-    """The published snapshot to read, or None after saying why there is none."""
-    from pathlib import Path
+    """The published snapshot to read (``--db``, else the config's), or None after saying why
+    there is none."""
+    if not db:
+        from newsflow.schemas.config import load_config
 
-    path = db or _default_db()
-    if not Path(path).is_file():
-        _error(f"{path}: no such warehouse file (run `newsflow demo` or `newsflow run` first)")
+        db = load_config(None).warehouse.path
+    if not Path(db).is_file():
+        error(f"{db}: no such warehouse file (run `newsflow demo` or `newsflow run` first)")
         return None
-    return path
+    return db
 
 
 def _has_archive(db: str) -> bool:
-    from pathlib import Path
-
+    """True if ``db`` has a working file (the archived pages); otherwise say so."""
     from newsflow.tasks.warehouse.warehouse import working_path
 
     work = working_path(Path(db).expanduser().resolve())
     if not work.is_file():
-        _error(f"{work}: no working file with archived pages next to {db} (nothing to reprocess)")
+        error(f"{work}: no working file with archived pages next to {db} (nothing to reprocess)")
         return False
     return True
 
@@ -174,7 +191,3 @@ def _positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1 (got {value!r})")
     return number
-
-
-def _error(message: str) -> None:
-    print(f"newsflow: error: {message}", file=sys.stderr)

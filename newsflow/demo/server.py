@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -30,6 +30,10 @@ _TYPES = {
 }
 _TEXT_SUFFIXES = {".html", ".xml", ".rss", ".atom", ".rdf", ".txt", ".json"}
 _LAST_MODIFIED = formatdate(1795000000, usegmt=True)  # fixed: the site does not change by itself
+
+#: The demo's usual port. Article URLs include it, so every demo run into one database should
+#: use the same port: a fixed default does that without anyone thinking about it.
+DEMO_PORT = 8765
 
 
 def demo_site_root() -> Path:
@@ -120,4 +124,23 @@ def start_demo_site(
     site = DemoSite(server, thread)
     holder.append(site)
     thread.start()
+    return site
+
+
+def start_demo_site_on(
+    port: int = DEMO_PORT,
+    *,
+    overlays: Sequence[Path] = (),
+    note: Callable[[str], None] = lambda _message: None,
+) -> DemoSite:
+    """The demo site on ``port`` or, when that port is busy, on a free one, and ``note`` says
+    so: the articles then get other URLs than on earlier runs into the same database."""
+    try:
+        return start_demo_site(port, overlays=overlays)
+    except OSError:
+        site = start_demo_site(0, overlays=overlays)
+    note(
+        f"port {port} is busy; serving the demo on {site.port}. Article URLs include the "
+        "port, so use the same --port on every demo run into one database."
+    )
     return site

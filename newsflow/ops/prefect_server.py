@@ -1,15 +1,19 @@
-"""A Prefect server for ``newsflow serve`` on a single machine.
+"""The Prefect API a newsflow command talks to: the configured one, or one started here.
 
 Schedules need a real Prefect server: the server's scheduler service turns a deployment's cron
 or interval into scheduled flow runs, and the temporary API Prefect starts for a lone process
 runs no services at all, so a deployment served against it never runs. When ``PREFECT_API_URL``
-names a server, that server is used; otherwise :func:`prefect_api` starts
-``prefect server start`` on a loopback port (its SQLite database lives in ``$PREFECT_HOME``, so
-run history survives restarts) and stops it on exit.
+names a server, that server is used; otherwise :func:`prefect_api` (for ``newsflow serve``)
+starts ``prefect server start`` on a loopback port (its SQLite database lives in
+``$PREFECT_HOME``, so run history survives restarts) and stops it on exit.
 
 One-off commands (``newsflow run``, ``demo``, ``check``, ``reprocess``) need no scheduler:
 :func:`temporary_api` starts the same temporary API server Prefect would start for them, but
 from here, so the command's own process never imports the server application (see there).
+
+Both go through one launcher, :func:`_local_server`: choose a port, start the process, wait
+until it answers, point this process's clients at it, stop it on exit. What they say while
+doing so goes to a ``note`` callback (the CLI prints it; the default says nothing).
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ from pathlib import Path
 import requests
 
 STARTUP_TIMEOUT_S = 180.0  # a first start migrates a new database: slow on a busy disk
+_BIND_FAILED = 3  # uvicorn's exit code when its port is taken
+_LAUNCH_ATTEMPTS = 3
+
+
+def _quiet(_message: str) -> None:
+    """The default ``note``: library callers are told nothing."""
 
 
 @dataclass(frozen=True)
@@ -58,57 +68,74 @@ def reachable(api_url: str, timeout_s: float = 5.0) -> bool:
     return True
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
+def free_port(preferred: int = 0, host: str = "127.0.0.1") -> int:
+    """``preferred`` if it can be bound on ``host`` now, otherwise any free port (0: any).
+
+    Bound with ``SO_REUSEADDR`` as the server will bind it, so a port in TIME_WAIT counts as
+    free. Another process may still take it before the server binds: :func:`_local_server`
+    chooses again when that happens.
+    """
+    for port in dict.fromkeys((preferred, 0)):
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError(f"no free port on {host}")
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def _url(port: int) -> str:
+    return f"http://127.0.0.1:{port}/api"
 
 
-@contextmanager
-def prefect_api(port: int = 4200, *, note: Callable[[str], None] = print) -> Iterator[PrefectApi]:
-    """The Prefect API every client in this process (and its subprocesses) talks to."""
+def _configured_url() -> str | None:
     from prefect.settings import get_current_settings
 
     configured = get_current_settings().api.url
-    if configured:
-        if not reachable(str(configured)):
-            raise ServerStartError(f"PREFECT_API_URL={configured} does not answer")
-        yield PrefectApi(url=str(configured), started_here=False)
-        return
+    return str(configured) if configured else None
 
-    url = f"http://127.0.0.1:{port}/api"
-    if healthy(url):
-        note(f"using the Prefect server already running at {url}")
-        api = PrefectApi(url=url, started_here=False)
-        with _client_settings(url):
-            yield api
-        return
 
-    if not port_is_free(port):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}/api"
+def _log_file(name: str) -> Path:
+    """``$PREFECT_HOME/name``, the folder created if needed."""
+    from prefect.settings import get_current_settings
+
     home = Path(get_current_settings().home).expanduser()
     home.mkdir(parents=True, exist_ok=True)
-    log_file = home / "newsflow-server.log"
-    note(f"starting a Prefect server at {url} (database in {home}, log in {log_file})")
-    with open(log_file, "ab") as log:
-        process = start_server(port, log)
-    try:
-        wait_healthy(url, process, log_file, STARTUP_TIMEOUT_S)
+    return home / name
+
+
+@contextmanager
+def prefect_api(port: int = 4200, *, note: Callable[[str], None] = _quiet) -> Iterator[PrefectApi]:
+    """The Prefect API every client in this process (and its subprocesses) talks to, with the
+    scheduler ``newsflow serve`` needs: the configured server, one already answering on
+    ``port``, or ``prefect server start`` on ``port`` (another free port if it is taken)."""
+    configured = _configured_url()
+    if configured:
+        if not reachable(configured):
+            raise ServerStartError(f"PREFECT_API_URL={configured} does not answer")
+        yield PrefectApi(url=configured, started_here=False)
+        return
+
+    url = _url(port)
+    if healthy(url):
+        note(f"using the Prefect server already running at {url}")
         with _client_settings(url):
-            yield PrefectApi(url=url, started_here=True, log_file=log_file)
-    finally:
-        stop_process(process)
+            yield PrefectApi(url=url, started_here=False)
+        return
+
+    log_file = _log_file("newsflow-server.log")
+
+    def starting(url: str) -> None:
+        note(
+            f"starting a Prefect server at {url} (database in {log_file.parent}, log in {log_file})"
+        )
+
+    with _local_server(
+        port, log_file, temporary=False, timeout_s=STARTUP_TIMEOUT_S, announce=starting
+    ) as started:
+        yield PrefectApi(url=started, started_here=True, log_file=log_file)
 
 
 @contextmanager
@@ -121,89 +148,94 @@ def temporary_api() -> Iterator[str]:
     the run's process: about 60 MB of RSS that a run then carries to its end for nothing.
     Started from here the server's code stays in the server's process; the database, the
     settings and the lifetime (until the command ends) are Prefect's own."""
-    from prefect.settings import get_current_settings
-
-    configured = get_current_settings().api.url
+    configured = _configured_url()
     if configured:
-        yield str(configured)
+        yield configured
         return
-    home = Path(get_current_settings().home).expanduser()
-    home.mkdir(parents=True, exist_ok=True)
-    log_file = home / "newsflow-temporary-server.log"
     timeout_s = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
-    for attempt in range(3):  # a port taken between choosing and binding: choose again
-        port = free_port()
-        url = f"http://127.0.0.1:{port}/api"
+    with _local_server(
+        0,
+        _log_file("newsflow-temporary-server.log"),
+        temporary=True,
+        timeout_s=timeout_s,
+        poll_s=0.1,
+        grace_s=5.0,
+    ) as url:
+        yield url
+
+
+@contextmanager
+def _local_server(
+    port: int,
+    log_file: Path,
+    *,
+    temporary: bool,
+    timeout_s: float,
+    poll_s: float = 0.5,
+    grace_s: float = 15.0,
+    announce: Callable[[str], None] = _quiet,
+) -> Iterator[str]:
+    """A Prefect API server on 127.0.0.1 (``port``, or any free one if it is taken), healthy,
+    with this process and the processes it starts pointed at it; stopped on exit.
+
+    A port taken between choosing and binding makes the server exit before answering: choose
+    again, up to three times in all."""
+    for attempt in range(_LAUNCH_ATTEMPTS):
+        chosen = free_port(port)
+        url = _url(chosen)
+        announce(url)
         with open(log_file, "ab") as log:
-            process = _start_temporary_server(port, log)
+            process = _launch(chosen, log, temporary=temporary)
         try:
-            wait_healthy(url, process, log_file, timeout_s, poll_s=0.1)
+            wait_healthy(url, process, log_file, timeout_s, poll_s=poll_s)
         except ServerStartError:
             stop_process(process)
-            if attempt == 2 or process.returncode != 3:  # 3: uvicorn could not bind
+            if attempt == _LAUNCH_ATTEMPTS - 1 or process.returncode != _BIND_FAILED:
                 raise
             continue
         try:
             with _client_settings(url):
                 yield url
         finally:
-            stop_process(process, grace_s=5.0)
+            stop_process(process, grace_s=grace_s)
         return
 
 
-def _start_temporary_server(port: int, log: object) -> subprocess.Popen[bytes]:
-    """The command Prefect's ``SubprocessASGIServer`` runs, with the same environment."""
-    import importlib.util
+def _launch(port: int, log: object, *, temporary: bool) -> subprocess.Popen[bytes]:
+    """Start the server process on 127.0.0.1:``port`` in the background, output to ``log``.
 
-    spec = importlib.util.find_spec("prefect")
-    assert spec is not None and spec.origin is not None
+    ``temporary``: the command Prefect's ``SubprocessASGIServer`` runs, with the same
+    environment (services off, no UI). Otherwise ``prefect server start``, whose services
+    include the scheduler, with slot leases on disk instead of in memory: a slot held when the
+    server stops is reclaimed when its lease expires after a restart, instead of staying taken
+    for good.
+    """
     env = dict(os.environ)
     env.pop("PREFECT_API_URL", None)
-    env.update(PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1")
-    site = str(Path(spec.origin).parent.parent)
-    app = "prefect.server.api.server:create_app"
+    if temporary:
+        import importlib.util
+
+        spec = importlib.util.find_spec("prefect")
+        assert spec is not None and spec.origin is not None
+        env.update(PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1")
+        site = str(Path(spec.origin).parent.parent)
+        app = "prefect.server.api.server:create_app"
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", site, "--factory", app]
+        command += ["--log-level", "error", "--lifespan", "on"]
+    else:
+        env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        env.setdefault(
+            "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE",
+            "prefect.server.concurrency.lease_storage.filesystem",
+        )
+        command = [sys.executable, "-m", "prefect", "server", "start"]
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--app-dir", site, "--factory", app]
-        + ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error"]
-        + ["--lifespan", "on"],
+        [*command, "--host", "127.0.0.1", "--port", str(port)],
         stdin=subprocess.DEVNULL,
         stdout=log,  # type: ignore[arg-type]
         stderr=subprocess.STDOUT,
         env=env,
-        start_new_session=True,  # a Ctrl-C reaches this command first; it stops the server
-    )
-
-
-def start_server(
-    port: int, log: object, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    """``prefect server start`` on 127.0.0.1:``port`` in the background, output to ``log``."""
-    server_env = dict(os.environ if env is None else env)
-    server_env.pop("PREFECT_API_URL", None)
-    server_env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # Slot leases on disk, not in memory: a slot held when the server stops is reclaimed when
-    # its lease expires after a restart, instead of staying taken for good.
-    server_env.setdefault(
-        "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE",
-        "prefect.server.concurrency.lease_storage.filesystem",
-    )
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=log,  # type: ignore[arg-type]
-        stderr=subprocess.STDOUT,
-        env=server_env,
-        start_new_session=True,  # a Ctrl-C in the terminal reaches us first; we stop it
+        start_new_session=True,  # a Ctrl-C reaches the command first; it stops the server
     )
 
 
@@ -214,6 +246,7 @@ def wait_healthy(
     timeout_s: float,
     poll_s: float = 0.5,
 ) -> None:
+    """Return once ``api_url`` answers; ServerStartError if ``process`` exits or time runs out."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if healthy(api_url):

@@ -1,0 +1,150 @@
+"""``newsflow demo``, ``newsflow run`` and ``newsflow check``: one flow run, then its summary.
+
+Each runs its flow once under a temporary Prefect API (:func:`~newsflow.cli.flow_run
+.run_to_summary`) and exits 1 when a critical data-quality check failed, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from newsflow.cli.output import (
+    EXIT_BAD_CONFIG,
+    error,
+    exit_code,
+    note,
+    print_check_summary,
+    print_json,
+    print_run_summary,
+)
+from newsflow.demo.server import DEMO_PORT
+
+#: Printed after the demo: queries worth trying on what it loaded.
+EXAMPLE_QUERIES = "\n".join(
+    f'  newsflow query --db {{db}} "{sql}"'
+    for sql in (
+        "SELECT source, count(*) AS articles, round(avg(word_count)) AS words "
+        "FROM articles GROUP BY ALL",
+        "SELECT title, authors, published_at, len(captions) AS photos "
+        "FROM articles ORDER BY published_at DESC LIMIT 5",
+        "SELECT url, failed_checks FROM rejected_articles",
+        "SELECT url, error FROM raw_pages WHERE error IS NOT NULL",
+    )
+)
+
+CONFIG_HELP = "config file (default: $NEWSFLOW_CONFIG, then ./newsflow.toml)"
+DB_HELP = "DuckDB file (default: warehouse.path from the config)"
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``demo``, ``run`` and ``check`` on the CLI's subparsers."""
+    demo = sub.add_parser("demo", help="serve the bundled demo site and ingest it into DuckDB")
+    demo.add_argument("--db", default="newsflow.duckdb", help="DuckDB file (default: %(default)s)")
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=DEMO_PORT,
+        help="loopback port for the demo site (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--broken",
+        action="store_true",
+        help="add a broken source (stale feed, caption-only pages): see a check fail and alert",
+    )
+    demo.add_argument(
+        "--alert-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="apprise URL to send alerts to, e.g. json://127.0.0.1:9000/hook (repeatable; "
+        "also $NEWSFLOW_ALERT_URLS). Without one, the alert is printed.",
+    )
+    demo.set_defaults(handler=demo_command)
+
+    run = sub.add_parser("run", help="one ingest run over the configured sources")
+    run.add_argument("--config", help=CONFIG_HELP)
+    run.add_argument("--db", help=DB_HELP)
+    run.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
+    run.add_argument(
+        "--reset-source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="re-enable a paused or gone source (and forget its Retry-After wait) before the "
+        "run; repeatable",
+    )
+    run.set_defaults(handler=run_command)
+
+    check = sub.add_parser("check", help="run the table-level data-quality checks now")
+    check.add_argument("--config", help=CONFIG_HELP)
+    check.add_argument("--db", help=DB_HELP)
+    check.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    check.set_defaults(handler=check_command)
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    """Serve the bundled site on loopback, ingest it once, print the summary and queries."""
+    from newsflow.cli import console
+    from newsflow.cli.flow_run import run_to_summary
+    from newsflow.demo.broken import broken_site_root, with_alert_urls, with_broken_source
+    from newsflow.demo.config import demo_config
+    from newsflow.demo.server import start_demo_site_on
+    from newsflow.flows.ingest import ingest
+
+    overlays = [broken_site_root()] if args.broken else []
+    site = start_demo_site_on(args.port, overlays=overlays, note=note)
+    try:
+        console.enable()
+        note(f"demo site at {site.base_url}; ingesting into {args.db}")
+        config = demo_config(site.base_url, db=args.db)
+        if args.broken:
+            config = with_broken_source(config, site.base_url)
+        summary = run_to_summary(ingest, config=with_alert_urls(config, args.alert_url), db=args.db)
+    finally:
+        site.stop()
+    print_run_summary(summary)
+    print("\nTry:\n" + EXAMPLE_QUERIES.format(db=summary.db))
+    return exit_code(summary)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """One ingest run over the configured sources."""
+    from newsflow.cli import console
+    from newsflow.cli.flow_run import run_to_summary
+    from newsflow.schemas.config import load_config
+
+    config = load_config(args.config)  # fail fast, before Prefect starts, on a bad file
+    if not config.sources:
+        error("no [[sources]] configured; nothing to ingest (see the README's config reference)")
+        return EXIT_BAD_CONFIG
+    if args.reset_source:
+        from newsflow.tasks.fetch.lifecycle import reset_sources
+
+        for name in reset_sources(config, args.db, args.reset_source):
+            note(f"source {name} re-enabled")
+    from newsflow.flows.ingest import ingest
+
+    console.enable(not args.json)
+    summary = run_to_summary(ingest, config=config, db=args.db)
+    if args.json:
+        print_json(summary)
+    else:
+        print_run_summary(summary)
+    return exit_code(summary)
+
+
+def check_command(args: argparse.Namespace) -> int:
+    """The table-level data-quality checks, now."""
+    from newsflow.cli.flow_run import run_to_summary
+    from newsflow.schemas.config import load_config
+
+    config = load_config(args.config)  # fail fast, before Prefect loads, on a bad file
+    from newsflow.flows.checks import checks
+
+    summary = run_to_summary(checks, config=config, db=args.db)
+    if args.json:
+        print_json(summary)
+    else:
+        print_check_summary(summary)
+    return exit_code(summary)

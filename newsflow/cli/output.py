@@ -1,0 +1,103 @@
+"""What the ``newsflow`` command prints and the codes it exits with.
+
+Expected failures (a bad config, a locked warehouse, a missing file) print one ``newsflow:
+error:`` line on stderr and exit with a documented code; tracebacks are for bugs only. Results
+go to stdout, notes and errors to stderr, so ``--json`` and pipes get clean output.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from newsflow.flows.scaffold import CheckSummary, FlowSummary, RunSummary
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1  # a critical data-quality check failed, or there was no Prefect API
+EXIT_BAD_CONFIG = 2  # a bad config, a bad argument, a missing file, SQL that does not run
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+
+
+def note(message: str) -> None:
+    """Tell the person at the terminal what is going on (stderr: results stay clean)."""
+    print(f"newsflow: {message}", file=sys.stderr, flush=True)
+
+
+def error(message: str) -> None:
+    """One line saying what went wrong and, where it helps, what to do."""
+    print(f"newsflow: error: {message}", file=sys.stderr, flush=True)
+
+
+def exit_code(summary: FlowSummary) -> int:
+    """A run's exit code: 1 when a critical check failed (the data is loaded all the same)."""
+    return EXIT_CHECK_FAILED if summary.critical_failed else EXIT_OK
+
+
+def print_json(summary: FlowSummary) -> None:
+    print(json.dumps(summary.as_dict(), default=str))
+
+
+def print_run_summary(summary: RunSummary) -> None:
+    """The closing summary of ``run``, ``demo`` and ``reprocess``: a table, then one line per
+    feed error, page error, rejected article and failed check."""
+    from rich.console import Console
+    from rich.table import Table
+
+    s = summary
+    table = Table(title=f"newsflow run {s.run_id[:8]} — {s.status}", show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    feed_note = f" ({len(s.feed_errors)} with errors)" if s.feed_errors else ""
+    table.add_row("sources polled", f"{s.feeds_polled}{feed_note}")
+    table.add_row("pages fetched", f"{s.pages_fetched} ({len(s.page_errors)} gave no article)")
+    table.add_row(
+        "articles loaded",
+        f"{s.loaded.new} new, {s.loaded.updated} updated, {s.loaded.unchanged} unchanged",
+    )
+    table.add_row("rejected", str(len(s.rejected)))
+    table.add_row("checks", f"{s.checks_passed} passed, {len(s.checks_failed)} failed")
+    table.add_row("elapsed", f"{s.elapsed_s:.1f} s")
+    table.add_row("warehouse", s.db)
+    Console().print(table)
+    for source, reason in s.feed_errors.items():
+        print(f"  feed {source}: {reason}")
+    for url, reason in s.page_errors.items():
+        print(f"  page {url}: {reason}")
+    for url, checks in s.rejected.items():
+        print(f"  rejected {url}: {', '.join(checks)}")
+    for check in s.checks_failed:
+        print(f"  check failed: {check}")
+    _print_quality(s)
+
+
+def print_check_summary(summary: CheckSummary) -> None:
+    """The closing summary of ``newsflow check``."""
+    s = summary
+    checked = f" (rates of ingest run {s.checked_run_id[:8]})" if s.checked_run_id else ""
+    print(f"newsflow check {s.run_id[:8]} — {s.status}{checked}")
+    print(f"  checks: {s.checks_passed} passed, {len(s.checks_failed)} failed")
+    for check in s.checks_failed:
+        print(f"  check failed: {check}")
+    _print_quality(s)
+
+
+def _print_quality(s: FlowSummary) -> None:
+    """Where the Data Docs are, and each alert this run built: sent, or what would be sent."""
+    from newsflow.tasks.quality.gate import render_alert
+
+    if s.data_docs:
+        print(f"  Data Docs: {s.data_docs}")
+    alert: dict[str, Any]
+    for alert in s.alerts or []:
+        if not alert["destinations"]:
+            print(
+                "\nAlert (not sent: no alert URL configured; use [alerts] urls, "
+                "NEWSFLOW_ALERT_URLS or --alert-url):"
+            )
+        elif alert["delivered"]:
+            print(f"\nAlert sent to {alert['destinations']} destination(s):")
+        else:
+            print(f"\nAlert NOT delivered ({'; '.join(e for e in alert['errors'] if e)}):")
+        print(render_alert(alert))

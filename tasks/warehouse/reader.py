@@ -1,0 +1,97 @@
+"""The read side of the warehouse, as the command line uses it: a query's printable result, a
+full-text search, and what a run recorded.
+
+Everything here opens the published snapshot read-only (:func:`connect_read_only`), as an
+analyst would, so it never waits for a run and never blocks one. Callers get plain Python
+values and :class:`QueryError`, never a DuckDB object or exception: DuckDB stays inside this
+package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator
+from os import PathLike
+from typing import Any
+
+import duckdb
+
+from newsflow.tasks.warehouse.connection import Connection, connect_read_only
+from newsflow.tasks.warehouse.search import Hit, SearchUnavailable, load_fts
+from newsflow.tasks.warehouse.search import search as search_index
+
+#: Rows and characters of a rendered result (wider tables lose middle columns, DuckDB-style).
+MAX_ROWS = 50
+MAX_WIDTH = 200
+
+#: The ``pipeline_runs`` counts :func:`run_counts` reports (missing values count as 0).
+RUN_COUNTS = (
+    "articles_new",
+    "articles_updated",
+    "articles_unchanged",
+    "pages_fetched",
+    "rejected",
+    "checks_failed",
+)
+
+
+class QueryError(Exception):
+    """The SQL did not run (a syntax error, an unknown table, a write on the read-only file);
+    the message is the first line of DuckDB's."""
+
+
+@contextlib.contextmanager
+def open_snapshot(db: str | PathLike[str]) -> Iterator[Connection]:
+    """A read-only connection to ``db`` with the full-text extension loaded when it can be, so
+    ``fts_main_articles.match_bm25`` works in a query (and everything else works without it)."""
+    with connect_read_only(db) as con:
+        with contextlib.suppress(SearchUnavailable, duckdb.Error):
+            load_fts(con)
+        yield con
+
+
+def query(db: str | PathLike[str], sql: str) -> str | None:
+    """``sql``'s result over the snapshot ``db``, rendered as DuckDB's table (at most
+    :data:`MAX_ROWS` rows, :data:`MAX_WIDTH` characters wide); None for a statement that
+    returns no rows (``SET``, ``PRAGMA`` …).
+
+    DuckDB renders with those limits only through ``show()``, which prints: the text is
+    captured here so the caller decides where it goes. Raises :class:`QueryError`, also for an
+    error DuckDB meets only while executing (a failed cast), after binding succeeded.
+    """
+    with open_snapshot(db) as con:
+        try:
+            relation = con.sql(sql)
+            if relation is None:
+                return None
+            rendered = io.StringIO()
+            with contextlib.redirect_stdout(rendered):
+                relation.show(max_width=MAX_WIDTH, max_rows=MAX_ROWS)
+        except duckdb.Error as exc:
+            raise QueryError(str(exc).splitlines()[0]) from None
+    return rendered.getvalue()
+
+
+def search(
+    db: str | PathLike[str], terms: str, *, limit: int = 10, source: str | None = None
+) -> list[Hit]:
+    """Best BM25 matches for ``terms`` in the snapshot ``db`` (SearchUnavailable: no index)."""
+    with connect_read_only(db) as con:
+        return search_index(con, terms, limit=limit, source=source)
+
+
+def run_counts(db: str | PathLike[str], run_id: str) -> dict[str, Any] | None:
+    """What run ``run_id`` recorded in ``pipeline_runs``: its ``flow`` and :data:`RUN_COUNTS`;
+    None when the snapshot is missing, unreadable (being replaced) or does not have the run."""
+    try:
+        with connect_read_only(db) as con:
+            row = con.execute(
+                f"SELECT {', '.join(RUN_COUNTS)}, flow FROM pipeline_runs WHERE run_id = ?",
+                [run_id],
+            ).fetchone()
+    except duckdb.Error:
+        return None
+    if row is None:
+        return None
+    return {"flow": row[-1], **{k: (v or 0) for k, v in zip(RUN_COUNTS, row[:-1], strict=True)}}
