@@ -43,8 +43,3 @@ def normalise_line(line: str) -> str:
         return _ASCII_NON_WORD.sub(" ", line.lower()).strip()
     folded = unicodedata.normalize("NFKC", line).casefold()
     return _non_word().sub(" ", folded).strip()
-
-
-def word_count(line: str) -> int:
-    """Number of words in the normalised line."""
-    return len(normalise_line(line).split())
