@@ -66,15 +66,12 @@ def suite_defaults(name: str) -> dict[str, Any]:
 def _coerce(key: str, rule: Rule, value: Any) -> Any:
     """``value`` checked against ``rule``; dates come back as UTC ``pandas.Timestamp``."""
     number = isinstance(value, int | float) and not isinstance(value, bool)
-    if rule.kind == "integer":
-        if not number or not isinstance(value, int) or value < rule.minimum:
-            wanted = (
-                "a non-negative integer" if rule.minimum == 0 else f"an integer >= {rule.minimum}"
-            )
+    if rule.kind in ("integer", "number"):
+        integer = rule.kind == "integer"
+        if not number or (integer and not isinstance(value, int)) or value < rule.minimum:
+            noun = "an integer" if integer else "a number"
+            wanted = f"{noun} >= {rule.minimum}" if rule.minimum else f"a non-negative {rule.kind}"
             raise ValueError(f"threshold {key!r} must be {wanted}, got {value!r}")
-    elif rule.kind == "number":
-        if not number or value < rule.minimum:
-            raise ValueError(f"threshold {key!r} must be a non-negative number, got {value!r}")
     elif rule.kind == "fraction":
         if not number or not 0 <= value <= 1:
             raise ValueError(f"threshold {key!r} must be a fraction from 0 to 1, got {value!r}")
