@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsflow.tasks.fetch.addresses import describe, is_allowed, parse_allow_private, refusal_reason
+from newsflow.tasks.fetch.addresses import describe, parse_allow_private, refusal_reason
 
 REFUSED = {
     "169.254.169.254": "link-local",  # cloud metadata service
@@ -32,6 +32,12 @@ REFUSED = {
     "::7f00:1": "IPv4-compatible",  # Python: is_global=True
     "2001:db8::1": "private",  # documentation range
 }
+
+
+def is_allowed(host: str, port: int, ip: str, allow_private: list[str]) -> bool:
+    """The fetcher's question, asked the fetcher's way: parse ``[fetch] allow_private`` once,
+    then ``permits`` each resolved address for the URL authority ``host:port``."""
+    return parse_allow_private(allow_private).permits(host, port, ip)
 
 
 @pytest.mark.parametrize(("ip", "words"), sorted(REFUSED.items()))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import duckdb
 import pytest
@@ -15,8 +16,9 @@ from newsflow.demo.server import demo_site_root
 from newsflow.tasks.extract.extract import extract_article
 from newsflow.tasks.stories.clusters import (
     THRESHOLD,
-    Doc,
-    cluster_docs,
+    Member,
+    build_clusters,
+    candidate_pairs,
     jaccard,
     shingles,
     signature,
@@ -29,6 +31,27 @@ from tests.warehouse_demo import demo_warehouse
 
 BASE = "http://127.0.0.1:8765"
 MANIFEST = json.loads((demo_site_root() / "manifest.json").read_text())
+
+
+class Doc(NamedTuple):
+    article_id: str
+    source: str
+    text: str
+    order: Any = 0
+
+
+def cluster_docs(docs: list[Doc]) -> list[Member]:
+    """Clusters the way ``story_store.refresh_story_clusters`` computes them, minus the SQL: each
+    signature stored as bytes and read back, candidate pairs from those, then the exact check on
+    the candidates' texts."""
+    stored = {d.article_id: signature_bytes(signature(d.text)) for d in docs}
+    pairs = candidate_pairs({key: signature_from_bytes(data) for key, data in stored.items()})
+    return build_clusters(
+        pairs,
+        {d.article_id: d.text for d in docs},
+        {d.article_id: d.source for d in docs},
+        {d.article_id: d.order for d in docs},
+    )
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from newsflow.schemas.config import ConfigError, load_config, parse_config
+from newsflow.schemas.suites import ROW_SUITE, RULES, TABLE_SUITE, check_thresholds, suite_defaults
 
 
 def test_empty_file_is_all_defaults():
@@ -81,3 +82,24 @@ def test_lookup_order(tmp_path, monkeypatch):
 def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("suite", [ROW_SUITE, TABLE_SUITE])
+def test_each_suite_declares_a_valid_default_for_exactly_its_thresholds(suite):
+    """The rule table and the suites' JSON name the same thresholds, so no key is validated for
+    the wrong suite and no default escapes validation."""
+    defaults = suite_defaults(suite)
+    assert set(defaults) == {key for key, rule in RULES.items() if rule.suite == suite}
+    assert set(check_thresholds(defaults)) == set(defaults)
+
+
+def test_thresholds_are_checked_at_load_and_kept_as_written():
+    config = parse_config(
+        '[checks]\nearliest_published = "2000-01-01"\nfreshness_hours = 6\n'
+        '[[sources]]\nname = "a"\nfeed = "https://a.example/rss"\nchecks = { min_rows = 2 }\n'
+    )
+    assert config.checks == {"earliest_published": "2000-01-01", "freshness_hours": 6}
+    with pytest.raises(ConfigError, match=r"<config>: checks: threshold 'earliest_published'"):
+        parse_config('[checks]\nearliest_published = "soon"\n')
+    with pytest.raises(ConfigError, match=r"sources\[0\] \('a'\)\.checks: unknown threshold"):
+        parse_config('[[sources]]\nname = "a"\nfeed = "https://a.example/rss"\nchecks = { x = 1 }')

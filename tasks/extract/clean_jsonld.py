@@ -7,6 +7,10 @@ type="application/ld+json">`` (``articleBody`` of a ``NewsArticle``/``BlogPostin
 standard every news CMS emits, so reading it is a general rule, not a publisher special case. The
 extractor uses this text only when it is much longer than what the DOM gave (see ``extract.py``),
 because ``articleBody`` is often truncated for paywalls or flattened into one blob.
+
+The page's JSON-LD is parsed once (``jsonld_articles``) and the article objects are shared with
+the metadata readers (``clean_meta``: publication time, authors, sections), which ask the same
+objects other questions.
 """
 
 from __future__ import annotations
@@ -14,12 +18,12 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from lxml.html import HtmlElement
 
-_ARTICLE_TYPES = {
+ARTICLE_TYPES = {
     "article",
     "newsarticle",
     "reportagenewsarticle",
@@ -35,16 +39,22 @@ _ARTICLE_TYPES = {
     "techarticle",
 }
 _TAG = re.compile(r"<[^>]{0,2000}>")
+# Only scripts that mention a property some reader asks for are parsed: a page's breadcrumb,
+# organisation and search-box blocks never matter.
+_NEEDLES = ("articleBody", "liveBlogUpdate", "datePublished", "author", "articleSection")
+_MAX_DEPTH = 8
 
 
-def _types(obj: dict[str, Any]) -> set[str]:
+def schema_types(obj: dict[str, Any]) -> set[str]:
+    """The object's schema.org ``@type`` values, lower-cased (``@type`` is a string or a list)."""
     t = obj.get("@type")
     values = t if isinstance(t, list) else [t]
     return {v.lower() for v in values if isinstance(v, str)}
 
 
 def _walk(node: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
-    if depth > 8:
+    """Every object in a JSON-LD document (``@graph`` lists, nested items), depth-first."""
+    if depth > _MAX_DEPTH:
         return
     if isinstance(node, dict):
         yield node
@@ -54,6 +64,22 @@ def _walk(node: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
     elif isinstance(node, list):
         for item in node:
             yield from _walk(item, depth + 1)
+
+
+def jsonld_articles(tree: HtmlElement) -> list[dict[str, Any]]:
+    """The schema.org article objects of the page's JSON-LD, in document order; unparsable
+    scripts are skipped. Parse once per page and hand the list to every reader."""
+    out: list[dict[str, Any]] = []
+    for script in tree.xpath("//script[@type='application/ld+json']"):
+        raw = script.text or ""
+        if not any(needle in raw for needle in _NEEDLES):
+            continue
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            continue
+        out.extend(obj for obj in _walk(data) if schema_types(obj) & ARTICLE_TYPES)
+    return out
 
 
 def _clean_text(value: str) -> list[str]:
@@ -78,29 +104,19 @@ def _live_blog_lines(obj: dict[str, Any]) -> list[str]:
     return lines
 
 
-def jsonld_body_lines(tree: HtmlElement) -> list[str]:
-    """The longest article body declared in JSON-LD, as lines (empty when there is none or it is
-    unparsable)."""
+def jsonld_body_lines(articles: Sequence[dict[str, Any]]) -> list[str]:
+    """The longest article body the page's JSON-LD ``articles`` declare, as lines (empty when
+    there is none)."""
     best: list[str] = []
     best_len = 0
-    for script in tree.xpath("//script[@type='application/ld+json']"):
-        raw = script.text or ""
-        if "articleBody" not in raw and "liveBlogUpdate" not in raw:
-            continue
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError):
-            continue
-        for obj in _walk(data):
-            if not (_types(obj) & _ARTICLE_TYPES):
-                continue
-            lines: list[str] = []
-            body = obj.get("articleBody")
-            if isinstance(body, str):
-                lines = _clean_text(body)
-            if "liveblogposting" in _types(obj):
-                lines = lines + _live_blog_lines(obj)
-            size = sum(len(x) for x in lines)
-            if size > best_len:
-                best, best_len = lines, size
+    for obj in articles:
+        lines: list[str] = []
+        body = obj.get("articleBody")
+        if isinstance(body, str):
+            lines = _clean_text(body)
+        if "liveblogposting" in schema_types(obj):
+            lines = lines + _live_blog_lines(obj)
+        size = sum(len(x) for x in lines)
+        if size > best_len:
+            best, best_len = lines, size
     return best

@@ -6,19 +6,23 @@ htmldate, which keeps day granularity for common timestamp spellings ("2024-02-2
 read here first, in order of trust: JSON-LD ``datePublished`` of the article object, then the
 ``article:published_time`` family of meta tags, then ``<time datetime>`` marked as the publication
 date; htmldate is only the fallback.
+
+JSON-LD arrives parsed: the readers here take the page's article objects
+(``clean_jsonld.jsonld_articles``), which the extractor reads once per page.
 """
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from dateutil import parser as dateparser
 from lxml.html import HtmlElement
 
-from newsflow.tasks.extract.clean_jsonld import _ARTICLE_TYPES, _types, _walk
+from newsflow.tasks.extract.clean_jsonld import schema_types
 
 _META_DATE_NAMES = (
     "article:published_time",
@@ -61,32 +65,17 @@ def parse_timestamp(value: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def _jsonld_articles(tree: HtmlElement, needle: str) -> list[dict]:
-    """schema.org article objects from the page's JSON-LD scripts that mention ``needle``."""
-    out: list[dict] = []
-    for script in tree.xpath("//script[@type='application/ld+json']"):
-        raw = script.text or ""
-        if needle not in raw:
-            continue
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError):
-            continue
-        out.extend(obj for obj in _walk(data) if _types(obj) & _ARTICLE_TYPES)
-    return out
-
-
-def _jsonld_published(tree: HtmlElement) -> str | None:
-    for obj in _jsonld_articles(tree, "datePublished"):
+def _jsonld_published(articles: Sequence[dict[str, Any]]) -> str | None:
+    for obj in articles:
         value = obj.get("datePublished")
         if isinstance(value, str) and value.strip():
             return value
     return None
 
 
-def jsonld_authors(tree: HtmlElement) -> str | None:
+def jsonld_authors(articles: Sequence[dict[str, Any]]) -> str | None:
     """Author names of the first JSON-LD article that declares any, joined with "; " (or None)."""
-    for obj in _jsonld_articles(tree, "author"):
+    for obj in articles:
         value = obj.get("author")
         items = value if isinstance(value, list) else [value]
         names = []
@@ -96,7 +85,7 @@ def jsonld_authors(tree: HtmlElement) -> str | None:
             elif (
                 isinstance(item, dict)
                 and isinstance(item.get("name"), str)
-                and "organization" not in _types(item)
+                and "organization" not in schema_types(item)
             ):
                 names.append(item["name"])
         names = [n.strip() for n in names if n and n.strip()]
@@ -122,10 +111,12 @@ def _meta_published(tree: HtmlElement) -> str | None:
     return None
 
 
-def published_at(tree: HtmlElement, fallback: str | None = None) -> datetime | None:
-    """Publication time: JSON-LD, then meta tags, then ``fallback`` (htmldate's answer); first that
-    parses."""
-    for candidate in (_jsonld_published(tree), _meta_published(tree), fallback):
+def published_at(
+    tree: HtmlElement, articles: Sequence[dict[str, Any]], fallback: str | None = None
+) -> datetime | None:
+    """Publication time: JSON-LD ``articles``, then meta tags, then ``fallback`` (htmldate's
+    answer); first that parses."""
+    for candidate in (_jsonld_published(articles), _meta_published(tree), fallback):
         dt = parse_timestamp(candidate)
         if dt is not None:
             return dt
@@ -202,15 +193,15 @@ def split_authors(raw: str | None, *, publisher_names: tuple[str | None, ...] = 
     return names
 
 
-def declared_sections(tree: HtmlElement) -> list[str]:
-    """Section names the page declares: ``article:section`` meta tags and JSON-LD
-    ``articleSection``."""
+def declared_sections(tree: HtmlElement, articles: Sequence[dict[str, Any]]) -> list[str]:
+    """Section names the page declares: ``article:section`` meta tags and the JSON-LD
+    ``articles``' ``articleSection``."""
     out: list[str] = []
     for el in tree.xpath(
         "//meta[@property='article:section' or @name='article:section'][@content]"
     ):
         out.append(el.get("content"))
-    for obj in _jsonld_articles(tree, "articleSection"):
+    for obj in articles:
         value = obj.get("articleSection")
         out.extend(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str))
     return [" ".join(x.split()) for x in out if x and x.strip()]

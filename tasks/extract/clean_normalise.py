@@ -10,16 +10,30 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 
 _ASCII_NON_WORD = re.compile(r"[^a-z0-9]+")
-# Non-word characters, except combining marks: Python's ``\w`` excludes marks, and dropping them
-# would split words of Indic, Thai, Hebrew or Arabic text (and Latin text written with combining
-# accents).
-_NON_WORD = re.compile(
-    r"(?:[^\w\u0300-\u036F\u0483-\u0489\u0591-\u05C7\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED"
-    r"\u0900-\u0DFF\u0E31-\u0E3A\u0E47-\u0E4E\u0EB1-\u0EBC\u0EC8-\u0ECD\u102B-\u103E\u1AB0-\u1AFF"
-    r"\u1DC0-\u1DFF\u20D0-\u20FF\uFE20-\uFE2F]|_)+"
-)
+# Combining marks live in the first two planes and among the variation selectors of plane 14.
+_MARK_PLANES = (range(0x20000), range(0xE0000, 0xE1000))
+
+
+@cache
+def _non_word() -> re.Pattern[str]:
+    """Runs of what is neither a letter, a digit nor a combining mark (Unicode categories L, N,
+    M). Python's ``\\w`` excludes marks, and dropping them would split words of Indic, Thai,
+    Hebrew or Arabic text (and of Latin text written with combining accents) while merging words
+    that differ only in a vowel sign or tone mark. Built from the Unicode database on first use
+    (about 40 ms), so it is exact for every script and costs nothing for ASCII-only work."""
+    ranges: list[list[int]] = []
+    for cp in (cp for plane in _MARK_PLANES for cp in plane):
+        if unicodedata.category(chr(cp))[0] != "M":
+            continue
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    marks = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+    return re.compile(f"(?:[^\\w{marks}]|_)+")
 
 
 def normalise_line(line: str) -> str:
@@ -28,9 +42,4 @@ def normalise_line(line: str) -> str:
     if line.isascii():
         return _ASCII_NON_WORD.sub(" ", line.lower()).strip()
     folded = unicodedata.normalize("NFKC", line).casefold()
-    return _NON_WORD.sub(" ", folded).strip()
-
-
-def word_count(line: str) -> int:
-    """Number of words in the normalised line."""
-    return len(normalise_line(line).split())
+    return _non_word().sub(" ", folded).strip()

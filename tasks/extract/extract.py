@@ -16,7 +16,6 @@ lightbox copies, the JSON-LD body) → prune hidden and caption elements → tra
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from copy import copy
 from functools import partial
 
@@ -26,7 +25,7 @@ from newsflow.schemas.records import ExtractedArticle
 from newsflow.tasks.extract.boilerplate import line_hash, strip_boilerplate
 from newsflow.tasks.extract.clean import clean_lines, is_title_echo, title_keys
 from newsflow.tasks.extract.clean_captions import candidate_elements, collect_captions, page_prose
-from newsflow.tasks.extract.clean_jsonld import jsonld_body_lines
+from newsflow.tasks.extract.clean_jsonld import jsonld_articles, jsonld_body_lines
 from newsflow.tasks.extract.clean_lang import guess_language, normalise_language_tag
 from newsflow.tasks.extract.clean_meta import (
     canonical_url,
@@ -251,7 +250,8 @@ def _extract(
     canonical = canonical_url(tree, url)
     candidates = candidate_elements(tree)
     page_captions = collect_captions(tree, url, candidates)
-    jsonld_lines = jsonld_body_lines(tree)
+    declared_articles = jsonld_articles(tree)  # parsed once, read for body, date, authors, sections
+    jsonld_lines = jsonld_body_lines(declared_articles)
     _prune(candidates)
 
     doc = trafilatura.bare_extraction(
@@ -270,7 +270,7 @@ def _extract(
     sitename = " ".join((doc.sitename or "").split()) or None
     publishers = (sitename, meta_content(tree, "og:site_name"))
     authors = split_authors(doc.author, publisher_names=publishers) or split_authors(
-        jsonld_authors(tree), publisher_names=publishers
+        jsonld_authors(declared_articles), publisher_names=publishers
     )
     clean = partial(
         clean_lines,
@@ -278,7 +278,7 @@ def _extract(
         captions=page_captions.match_strings,
         page_prose=lambda: page_prose(tree),
         authors=authors,
-        sections=declared_sections(tree),
+        sections=declared_sections(tree, declared_articles),
     )
     lines = clean((doc.text or "").split("\n"))
     if jsonld_lines:
@@ -293,7 +293,7 @@ def _extract(
         "canonical_url": canonical,
         "title": title,
         "authors": authors,
-        "published_at": published_at(tree, doc.date),
+        "published_at": published_at(tree, declared_articles, doc.date),
         "captions": page_captions.captions,
         "description": " ".join((doc.description or "").split()) or None,
         "sitename": sitename,
@@ -307,9 +307,3 @@ def _extract(
         )
         return ExtractedArticle(**fields, error=reason)
     return ExtractedArticle(**fields, text=text, language=_language(tree, text))
-
-
-def extract_many(pages: Iterable[tuple[bytes | str, str]]) -> list[ExtractedArticle]:
-    """Convenience for callers without per-source boilerplate: ``extract_article`` over (html, url)
-    pairs."""
-    return [extract_article(html, url) for html, url in pages]

@@ -23,7 +23,7 @@ on the same machine, which is what the demo and the tests need.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -176,12 +176,3 @@ def parse_allow_private(entries: Iterable[str]) -> AllowList:
     """Parse ``[fetch] allow_private``; raises ValueError naming the bad entry, so that a
     config mistake fails at start-up rather than as a blocked fetch at 3 a.m."""
     return _parse_cached(tuple(entries))
-
-
-def is_allowed(host: str, port: int, ip: str, allow_private: Sequence[str]) -> bool:
-    """May newsflow connect to ``ip``, reached through the URL authority ``host:port``?
-
-    True for global addresses, and for non-global ones only when ``allow_private`` names the
-    exact ``host:port`` (as written in the URL) or a network containing ``ip``.
-    """
-    return parse_allow_private(allow_private).permits(host, port, ip)

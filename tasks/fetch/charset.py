@@ -167,13 +167,6 @@ def decode_html(content: bytes, http_charset: str | None = None) -> Decoded:
     return Decoded(content.decode("utf-8", errors="replace"), "utf-8", "fallback")
 
 
-def decode_page(content: bytes | str, http_charset: str | None = None) -> str:
-    """The str to hand to extraction (``str`` input is returned as is)."""
-    if isinstance(content, str):
-        return content
-    return decode_html(content, http_charset).text
-
-
 def sniff_binary(content: bytes) -> str | None:
     """What a body plainly is when it is not text (magic numbers, NUL or control bytes), or
     None. A page with a UTF-16/32 BOM is text even though it is full of NULs."""

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from newsflow.schemas.config import Config
+from newsflow.schemas.suites import TABLE_SUITE
 from newsflow.tasks.quality import alerts
 from newsflow.tasks.quality.alerts import SAMPLE_URLS, AlertMessage, AlertState, CheckResult
-from newsflow.tasks.quality.thresholds import TABLE_SUITE
 from newsflow.tasks.warehouse.warehouse import Warehouse
 
 

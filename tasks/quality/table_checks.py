@@ -17,18 +17,16 @@ written to ``dq_results`` and it leaves the alert state as it was, so a quiet ti
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from newsflow.schemas.suites import TABLE_SUITE, load_suite
 from newsflow.tasks.quality.alerts import SAMPLE_URLS, CheckResult
-from newsflow.tasks.quality.thresholds import TABLE_SUITE
 from newsflow.tasks.quality.validate import check_suite
 
 KEY_COLUMN = "source"
@@ -41,12 +39,6 @@ class TableOutcome:
     results: list[CheckResult]
     data_docs_page: Path | None = None
     data_docs_index: Path | None = None
-
-
-def load_table_suite() -> dict[str, Any]:
-    """The table suite JSON as a dict (read at every call, so an edit needs no restart)."""
-    text = resources.files("newsflow.expectations").joinpath(f"{TABLE_SUITE}.json")
-    return json.loads(text.read_text("utf-8"))
 
 
 # --------------------------------------------------------------------------- SQL → frame
@@ -276,7 +268,7 @@ def run_table_suite(
     suite: Mapping[str, Any] | None = None,
 ) -> TableOutcome:
     """Validate the per-source frame with the table suite: one result per (check, source)."""
-    suite = load_table_suite() if suite is None else suite
+    suite = load_suite(TABLE_SUITE) if suite is None else suite
     if frame.empty:
         return TableOutcome(results=[])
     check_suite(

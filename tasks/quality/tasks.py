@@ -12,7 +12,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from newsflow.schemas.config import Config
-from newsflow.tasks.quality import alerts, thresholds, validate
+from newsflow.schemas.suites import TABLE_SUITE, effective_thresholds
+from newsflow.tasks.quality import alerts, validate
 from newsflow.tasks.quality.gate import (
     QualityReport,
     checked_sources,
@@ -21,7 +22,6 @@ from newsflow.tasks.quality.gate import (
 )
 from newsflow.tasks.quality.gx_context import docs_index_path
 from newsflow.tasks.quality.table_checks import check_tables
-from newsflow.tasks.quality.thresholds import table_thresholds_for
 from newsflow.tasks.quality.validate import ValidationOutcome, validate_articles
 from newsflow.tasks.warehouse.transaction import transaction
 from newsflow.tasks.warehouse.warehouse import Warehouse
@@ -36,15 +36,13 @@ def validate_batch(
 ) -> ValidationOutcome:
     """The row suite over the whole batch: one Great Expectations run.
 
-    ``[checks]`` also holds the table suite's thresholds; only the row suite's go in here.
+    ``[checks]`` also holds the table suite's thresholds; the row suite takes only its own.
     With ``data_docs_dir`` the validation lands in the Data Docs site, named by ``run_id``.
     """
     return validate_articles(
         list(rows),
-        thresholds=thresholds.split(config.checks)[0],
-        source_thresholds={
-            s.name: thresholds.split(s.checks)[0] for s in config.sources if s.checks
-        },
+        thresholds=config.checks,
+        source_thresholds={s.name: s.checks for s in config.sources},
         expected_language={s.name: s.language for s in config.sources},
         data_docs_dir=data_docs_dir,
         run_id=run_id,
@@ -74,8 +72,8 @@ def run_checks(
     """
     now = now or datetime.now(UTC)
     sources = checked_sources(config, warehouse)
-    thresholds = table_thresholds_for(
-        config.checks, {s.name: s.checks for s in config.sources}, sources
+    thresholds = effective_thresholds(
+        TABLE_SUITE, config.checks, {s.name: s.checks for s in config.sources}, sources
     )
     docs = data_docs_dir(config, warehouse.published)
     table = check_tables(

@@ -20,22 +20,21 @@ import json
 import math
 import re
 import string
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-ROW_SUITE = "articles_row"
+from newsflow.schemas.suites import ROW_SUITE, effective_thresholds, load_suite
+from newsflow.tasks.extract.clean_normalise import normalise_line
+from newsflow.tasks.quality.alerts import SAMPLE_URLS
+
 KEY_COLUMN = "row_index"
-SAMPLE_URLS = 5
 _TEXT_START_CHARS = 80
-_NON_WORD = re.compile(r"[\W_]+")
 
 
 @dataclass
@@ -60,102 +59,20 @@ class ValidationOutcome:
     frame: pd.DataFrame | None = field(default=None, repr=False)
 
 
-# --------------------------------------------------------------------------- suite and thresholds
-
-
-def load_suite(name: str = ROW_SUITE) -> dict[str, Any]:
-    """The suite JSON as a dict, read from the installed ``newsflow.expectations`` package."""
-    text = resources.files("newsflow.expectations").joinpath(f"{name}.json").read_text("utf-8")
-    return json.loads(text)
-
-
-def _coerce_threshold(key: str, value: Any) -> Any:
-    """Validate one threshold, so a typo in the config fails loudly instead of passing rows."""
-    if key in {"min_words", "min_paragraph_chars"}:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"threshold {key!r} must be a non-negative integer, got {value!r}")
-        return value
-    if key == "max_future_days":
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"threshold {key!r} must be a non-negative number, got {value!r}")
-        return value
-    if key == "earliest_published":
-        try:
-            stamp = pd.Timestamp(value)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"threshold {key!r} must be a date, got {value!r}") from exc
-        if pd.isna(stamp):
-            raise ValueError(f"threshold {key!r} must be a date, got {value!r}")
-        return stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
-    return value
-
-
-def threshold_defaults(suite: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The suite's default thresholds (``meta.newsflow.thresholds`` in the suite JSON)."""
-    suite = load_suite(ROW_SUITE) if suite is None else suite
-    return dict(((suite.get("meta") or {}).get("newsflow") or {}).get("thresholds") or {})
-
-
-def check_thresholds(
-    values: Mapping[str, Any] | None,
-    *,
-    where: str = "thresholds",
-    known: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Validated, coerced threshold overrides; ``ValueError`` naming ``where`` and the key.
-
-    The config loader can call this so a misspelt or mistyped threshold is a config error
-    (exit 2) at start-up rather than a failure in the middle of a run.
-    """
-    known = threshold_defaults() if known is None else known
-    out = {}
-    for key, value in (values or {}).items():
-        if key not in known:
-            names = ", ".join(sorted(known))
-            raise ValueError(f"unknown threshold {key!r} in {where} (known: {names})")
-        try:
-            out[key] = _coerce_threshold(key, value)
-        except ValueError as exc:
-            raise ValueError(f"{where}: {exc}") from None
-    return out
-
-
-def resolve_thresholds(
-    defaults: Mapping[str, Any],
-    thresholds: Mapping[str, Any] | None,
-    source_thresholds: Mapping[str, Mapping[str, Any]] | None,
-    sources: set[str],
-) -> dict[str, dict[str, Any]]:
-    """Effective thresholds per source: suite defaults < ``thresholds`` < per-source overrides."""
-    base = check_thresholds(defaults, where="suite defaults", known=defaults)
-    base.update(check_thresholds(thresholds, known=defaults))
-    per_source = {}
-    for source in sources:
-        extra = (source_thresholds or {}).get(source)
-        where = f"source_thresholds[{source!r}]"
-        per_source[source] = {**base, **check_thresholds(extra, where=where, known=defaults)}
-    return per_source
-
-
 # --------------------------------------------------------------------------- derived columns
 
 
-def normalise(text: str) -> str:
-    """Casefolded, NFKC, punctuation and whitespace runs collapsed to one space.
-
-    Title echoes and repeated paragraphs differ from the original in case, curly quotes,
-    trailing punctuation or spacing; comparing this form catches them.
-    """
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return _NON_WORD.sub(" ", folded).strip()
-
-
 def is_title_echo(title: str | None, text: str | None) -> bool:
-    """True when the body starts with the whole title (at a word boundary)."""
-    norm_title = normalise(title or "")
+    """True when the body starts with the whole title (at a word boundary).
+
+    Compared in the cleaner's line form (``clean_normalise.normalise_line``), so the check and the
+    cleaner that should already have removed the echo agree on what "the same words" means, in
+    scripts written with combining marks too.
+    """
+    norm_title = normalise_line(title or "")
     if not norm_title:
         return False
-    norm_text = normalise(text or "")
+    norm_text = normalise_line(text or "")
     return norm_text == norm_title or norm_text.startswith(norm_title + " ")
 
 
@@ -163,7 +80,8 @@ def paragraph_repeats(text: str | None, min_chars: int) -> tuple[int, str | None
     """(how often the most repeated paragraph of ``min_chars``+ characters occurs, that paragraph).
 
     Paragraphs are the body's lines (DESIGN §3: paragraphs separated by a newline); short lines
-    ("Advertisement", "Read more") are left to the cleaner and do not count here.
+    ("Advertisement", "Read more") are left to the cleaner and do not count here. Lines compare
+    as the cleaner's ``drop_repeated_lines`` compares them (``normalise_line``).
     """
     counts: Counter[str] = Counter()
     first_seen: dict[str, str] = {}
@@ -171,7 +89,7 @@ def paragraph_repeats(text: str | None, min_chars: int) -> tuple[int, str | None
         stripped = line.strip()
         if len(stripped) < min_chars:
             continue
-        key = normalise(stripped)
+        key = normalise_line(stripped)
         if not key:
             continue
         counts[key] += 1
@@ -387,7 +305,9 @@ def validate_articles(
 
     ``thresholds`` override the suite's defaults (``min_words``, ``min_paragraph_chars``,
     ``max_future_days``, ``earliest_published``) for every source; ``source_thresholds[source]``
-    override them again for one source. ``expected_language[source]`` is the configured
+    override them again for one source. Both may hold the table suite's keys too (they are the
+    config's ``[checks]`` tables): those are validated and left to the table suite. An unknown or
+    invalid threshold is a ``ValueError``. ``expected_language[source]`` is the configured
     language (None or absent: any). With ``data_docs_dir`` the run is kept in a file context
     there and the Data Docs site is rebuilt (``<data_docs_dir>/index.html``); ``run_id`` names
     the GX run so the docs page can be matched to the pipeline run.
@@ -398,11 +318,8 @@ def validate_articles(
     from newsflow.tasks.quality.gx_context import run_suite  # GX is heavy: import on first use
 
     suite = load_suite(ROW_SUITE)
-    per_source = resolve_thresholds(
-        threshold_defaults(suite),
-        thresholds,
-        source_thresholds,
-        {row.get("source") for row in rows},
+    per_source = effective_thresholds(
+        ROW_SUITE, thresholds, source_thresholds, {row.get("source") for row in rows}
     )
     frame = derive_frame(rows, per_source, expected_language or {}, datetime.now(UTC))
     check_suite(suite, set(frame.columns))

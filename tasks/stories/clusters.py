@@ -38,7 +38,7 @@ import itertools
 import re
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,23 +195,3 @@ def build_clusters(
             for key in group
         )
     return sorted(members, key=lambda m: (m.cluster_id, m.similarity != 1.0, m.article_id))
-
-
-@dataclass(frozen=True)
-class Doc:
-    article_id: str
-    source: str
-    text: str
-    order: Any = 0
-
-
-def cluster_docs(docs: Sequence[Doc], *, threshold: float = THRESHOLD) -> list[Member]:
-    """All in one: signatures, candidates and clusters for a list of texts."""
-    signatures = {d.article_id: signature(d.text) for d in docs}
-    return build_clusters(
-        candidate_pairs(signatures),
-        {d.article_id: d.text for d in docs},
-        {d.article_id: d.source for d in docs},
-        {d.article_id: d.order for d in docs},
-        threshold=threshold,
-    )
