@@ -42,7 +42,6 @@ def _quiet(_message: str) -> None:
 @dataclass(frozen=True)
 class PrefectApi:
     url: str  # e.g. http://127.0.0.1:4200/api
-    started_here: bool
     log_file: Path | None = None
 
 
@@ -115,14 +114,14 @@ def prefect_api(port: int = 4200, *, note: Callable[[str], None] = _quiet) -> It
     if configured:
         if not reachable(configured):
             raise ServerStartError(f"PREFECT_API_URL={configured} does not answer")
-        yield PrefectApi(url=configured, started_here=False)
+        yield PrefectApi(url=configured)
         return
 
     url = _url(port)
     if healthy(url):
         note(f"using the Prefect server already running at {url}")
         with _client_settings(url):
-            yield PrefectApi(url=url, started_here=False)
+            yield PrefectApi(url=url)
         return
 
     log_file = _log_file("newsflow-server.log")
@@ -135,7 +134,7 @@ def prefect_api(port: int = 4200, *, note: Callable[[str], None] = _quiet) -> It
     with _local_server(
         port, log_file, temporary=False, timeout_s=STARTUP_TIMEOUT_S, announce=starting
     ) as started:
-        yield PrefectApi(url=started, started_here=True, log_file=log_file)
+        yield PrefectApi(url=started, log_file=log_file)
 
 
 @contextmanager

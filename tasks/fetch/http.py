@@ -53,7 +53,6 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
-from types import TracebackType
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -307,7 +306,7 @@ class _GuardedAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = self._pools
 
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+    def proxy_manager_for(self, *_args: Any, **_kwargs: Any) -> Any:
         raise AddressBlocked("blocked: proxies are not used by newsflow's HTTP client")
 
 
@@ -364,12 +363,7 @@ class HttpClient:
     def __enter__(self) -> HttpClient:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.close()
 
     # -- the one request method --------------------------------------------------------------
