@@ -1,6 +1,6 @@
 """Extraction-quality metrics, reimplemented so the numbers compare with published tables.
 
-Two metrics, both defined in ``shared/reference/extraction.md``:
+Three metrics, all defined in ``shared/reference/extraction.md``:
 
 * **AEB 4-gram shingle matching** (ScrapingHub/Zyte article-extraction-benchmark, ``evaluate.py``):
   per page a multiset of contiguous 4-token shingles, TP/FP/FN normalised by their sum (each page
@@ -11,6 +11,11 @@ Two metrics, both defined in ``shared/reference/extraction.md``:
   lower-cased ``[a-z0-9]+`` tokens, no stemming, summary-level union-LCS over sentences with
   token-count clipping. nltk's punkt model cannot be downloaded here, so sentences are split with a
   regex (the reference notes this re-scores the published Fundus outputs to the published values).
+
+* **trafilatura's snippet metric** (``tests/eval_common.py`` of adbar/trafilatura, used on its
+  990-page evaluation corpus): whitespace-normalise the output and each snippet; a "with" snippet
+  found is a TP, missing an FN; a "without" snippet found is an FP, absent a TN; micro-averaged over
+  all snippets, F1 = 2TP / (2TP + FP + FN). Case and punctuation count, order and repeats do not.
 
 Gold bodies of the Fundus set mark optional paragraphs with ``[...]``; as in the Fundus CLI the best
 score over the variants (all subsets when there are at most 4 optional paragraphs, else "all in" and
@@ -257,6 +262,69 @@ def best_rouge(body: Sequence[str], prediction: str, cache: LcsCache | None = No
 
 
 # --------------------------------------------------------------------------------------------------
+# trafilatura's snippet metric (a port of tests/eval_common.py: norm, count_item, ConfusionMatrix)
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def norm_whitespace(text: str) -> str:
+    """eval_common.norm: runs of whitespace to one space, so line breaks never cost a match."""
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def snippet_hits(snippets: Sequence[str], output: str | None) -> list[bool]:
+    """Per snippet: is it (whitespace-normalised) a substring of the normalised output? A missing
+    output (``None``, a crash in eval_common) finds nothing."""
+    if output is None:
+        return [False] * len(snippets)
+    text = norm_whitespace(output)
+    return [norm_whitespace(s) in text for s in snippets]
+
+
+@dataclass
+class SnippetCounts:
+    """Accumulated confusion counts; micro-averaged scores as eval_common.ConfusionMatrix."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def add(self, other: SnippetCounts) -> None:
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
+        self.tn += other.tn
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def accuracy(self) -> float:
+        total = self.tp + self.fp + self.fn + self.tn
+        return (self.tp + self.tn) / total if total else 0.0
+
+    @property
+    def f1(self) -> float:
+        denom = 2 * self.tp + self.fp + self.fn
+        return 2 * self.tp / denom if denom else 0.0
+
+
+def count_snippets(
+    with_snippets: Sequence[str], without_snippets: Sequence[str], output: str | None
+) -> SnippetCounts:
+    """One page's counts (eval_common.count_item)."""
+    tp = sum(snippet_hits(with_snippets, output))
+    fp = sum(snippet_hits(without_snippets, output))
+    return SnippetCounts(tp, fp, len(with_snippets) - tp, len(without_snippets) - fp)
+
+
+# --------------------------------------------------------------------------------------------------
 # Self-checks
 
 
@@ -315,6 +383,16 @@ def self_check() -> None:
     assert best_rouge(body, "one two three four five").f1 == 1.0
     assert len(list(reference_bodies(["a", "[b]", "[c]"]))) == 4
     assert len(list(reference_bodies(["[a]", "[b]", "[c]", "[d]", "[e]"]))) == 2
+    # Snippets: whitespace differences never matter, case does; a "without" snippet found is an FP;
+    # no output finds nothing; F1 is micro 2TP / (2TP + FP + FN).
+    assert snippet_hits(["a  b", "A b", "c"], "x a\n b y") == [True, False, False]
+    assert count_snippets(["a b", "z"], ["menu"], "a b menu") == SnippetCounts(1, 1, 1, 0)
+    assert count_snippets(["a"], ["b"], None) == SnippetCounts(0, 0, 1, 1)
+    total = SnippetCounts()
+    total.add(SnippetCounts(3, 1, 1, 2))
+    total.add(SnippetCounts(1, 0, 1, 1))
+    assert (total.precision, total.recall, total.accuracy) == (0.8, 4 / 6, 7 / 10)
+    assert total.f1 == 8 / 11
 
 
 if __name__ == "__main__":
