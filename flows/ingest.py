@@ -22,7 +22,6 @@ from newsflow.tasks.quality import gate
 from newsflow.tasks.quality.gate import QualityReport
 from newsflow.tasks.quality.tasks import document_row_checks, run_checks
 from newsflow.tasks.stories.tasks import cluster_stories
-from newsflow.tasks.warehouse import archive
 
 
 @flow(name="newsflow-ingest", log_prints=False)
@@ -49,7 +48,7 @@ def ingest_stages(run: Run) -> QualityReport:
     lifecycle.save_round(warehouse, run_id, feed_round, config)
 
     boilerplate = {s.name: learn_boilerplate(warehouse.source_line_hashes(s.name)) for s in sources}
-    archive.save_run_boilerplate(warehouse, run_id, boilerplate)  # reprocess reuses it
+    warehouse.save_run_boilerplate(run_id, boilerplate)  # reprocess reuses it
     # Recently seen pages are asked for again, conditionally, to catch edits.
     rechecks = refetch.due_for_recheck(
         warehouse, config.fetch, [s.name for s in sources], datetime.now(UTC)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-import duckdb
 import pytest
 
 from newsflow.tasks.quality import alerts
@@ -22,7 +21,7 @@ from newsflow.tasks.quality.alerts import (
     pending_notices,
     transition,
 )
-from newsflow.tasks.warehouse.migrate import migrate
+from newsflow.tasks.warehouse.warehouse import Warehouse
 from tests.servers import LoopbackServer, Response, loopback_server_fixture  # noqa: F401
 
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
@@ -297,17 +296,22 @@ def test_a_bad_url_is_reported_not_raised():
     assert delivery.destination == "nonsense://…"  # never echo a URL that may hold a token
 
 
-def test_send_alert_logs_the_message_in_alert_log(loopback_server):
+@pytest.fixture
+def warehouse(tmp_path):
+    with Warehouse.open(tmp_path / "news.duckdb", lock_timeout_s=1) as wh:
+        yield wh
+
+
+def test_send_alert_logs_the_message_in_alert_log(loopback_server, warehouse):
     loopback_server.add("/hook", b"ok", content_type="text/plain")
-    con = duckdb.connect()
-    migrate(con)
+    con = warehouse.con
     report = alerts.alert_source_paused(
         [f"json://{loopback_server.host_port}/hook"],
         source="harbor",
         consecutive_failures=5,
         run_id="run-1",
         reason="timeout",
-        con=con,
+        warehouse=warehouse,
     )
     assert report.delivered and report.destinations == 1
     row = con.execute(
@@ -328,21 +332,18 @@ def test_send_alert_logs_the_message_in_alert_log(loopback_server):
     assert json.loads(request.body)["title"] == row[2]
 
 
-def test_without_urls_the_alert_is_only_logged(caplog):
-    con = duckdb.connect()
-    migrate(con)
+def test_without_urls_the_alert_is_only_logged(caplog, warehouse):
+    con = warehouse.con
     with caplog.at_level("WARNING", logger="newsflow.alerts"):
-        report = alerts.send_alert(MESSAGE, [], run_id="r", con=con)
+        report = alerts.send_alert(MESSAGE, [], run_id="r", warehouse=warehouse)
     assert report.deliveries == [] and report.delivered
     assert "line one" in caplog.text
     assert con.execute("SELECT destinations, delivered FROM alert_log").fetchone() == (0, True)
 
 
 @pytest.mark.parametrize("attempts", [1, 2])
-def test_state_round_trips_through_duckdb(attempts):
-    con = duckdb.connect()
-    migrate(con)
+def test_state_round_trips_through_duckdb(attempts, warehouse):
     states = run_sequence(["fail"] * attempts)
-    alerts.save_states(con, [s for s in states if s])
-    loaded = alerts.load_states(con)
+    warehouse.save_alert_states([s for s in states if s])
+    loaded = warehouse.load_alert_states()
     assert loaded == {states[-1].key: states[-1]}

@@ -1,6 +1,7 @@
 """Story clusters: the demo's two wire copies fall into one cluster and unrelated articles do
-not, in the pure functions (tasks/clusters.py), in the warehouse (tasks/story_store.py) and at
-the end of a real ingest run (the session's demo warehouse)."""
+not, in the pure functions (tasks/stories/clusters.py), in the warehouse (tasks/stories/tasks.py
+over tasks/warehouse/story_store.py) and at the end of a real ingest run (the session's demo
+warehouse)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from newsflow.tasks.stories.clusters import (
     signature_bytes,
     signature_from_bytes,
 )
-from newsflow.tasks.warehouse.story_store import refresh_story_clusters
+from newsflow.tasks.stories.tasks import refresh_story_clusters
 from newsflow.tasks.warehouse.warehouse import Warehouse
 from tests.warehouse_demo import demo_warehouse
 

@@ -109,7 +109,7 @@ def warehouse(tmp_path):
 
 def run_checks(wh, sources, checks=None, source_checks=None, **kwargs):
     thresholds = effective_thresholds(TABLE_SUITE, checks or {}, source_checks or {}, sources)
-    outcome = check_tables(wh.con, run_id=RUN, thresholds=thresholds, now=NOW, **kwargs)
+    outcome = check_tables(wh, run_id=RUN, thresholds=thresholds, now=NOW, **kwargs)
     return outcome, {(r.check, r.source): r for r in outcome.results}
 
 
@@ -337,7 +337,7 @@ def test_the_readme_recipe_for_a_new_expectation_works(warehouse):
     for i in range(5):
         data.article("named", authors=[] if i == 0 else ["A"])  # 20% without authors
     thresholds = effective_thresholds(TABLE_SUITE, {}, {}, ["named"])
-    frame, samples = collect_metrics(wh.con, run_id=RUN, thresholds=thresholds, now=NOW)
+    frame, samples = collect_metrics(wh, run_id=RUN, thresholds=thresholds, now=NOW)
     outcome = run_table_suite(frame, samples, suite=suite)
     failing = {r.check for r in outcome.results if r.status == "fail"}
     assert failing == {recipe["meta"]["check"]}

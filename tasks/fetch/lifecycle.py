@@ -1,5 +1,6 @@
 """The feed lifecycle inside a run: which sources to poll, with which URL and validators, and
-what their answers change (decisions in ``tasks/feed_policy``, state in ``tasks/feed_store``).
+what their answers change (decisions in ``feed_policy``, state kept by the warehouse:
+``Warehouse.load_feed_states`` / ``save_feed_states``).
 
     polls, round_ = poll_sources(warehouse, sources, config)   # skipped sources included
     warehouse.record_feed_polls(run_id, polls, per_source)     # feed_fetches + validators
@@ -23,7 +24,6 @@ from newsflow.tasks.fetch.feed_policy import FeedState, LifecyclePolicy, Transit
 from newsflow.tasks.fetch.feeds import FeedPoll, skipped_poll
 from newsflow.tasks.fetch.tasks import poll_feed
 from newsflow.tasks.quality import alerts
-from newsflow.tasks.warehouse import feed_store
 from newsflow.tasks.warehouse.warehouse import Warehouse
 
 log = logging.getLogger("newsflow.feeds")
@@ -59,7 +59,7 @@ def poll_sources(
     ``error`` gains the lifecycle's note (throttled until…, marked gone, paused) so that
     ``feed_fetches.error`` tells the whole story.
     """
-    states = feed_store.load_states(warehouse, sources)
+    states = warehouse.load_feed_states(sources)
     now = datetime.now(UTC)
     futures = {}
     skipped: dict[str, FeedPoll] = {}
@@ -97,7 +97,7 @@ def poll_sources(
 
 def save_round(warehouse: Warehouse, run_id: str, round_: FeedRound, config: Config) -> None:
     """Store the new states (after ``record_feed_polls``) and raise alerts for paused sources."""
-    feed_store.save_states(warehouse, [t.state for t in round_.transitions.values()])
+    warehouse.save_feed_states([t.state for t in round_.transitions.values()])
     for name in round_.paused:
         alert_source_paused(warehouse, config, run_id, round_.transitions[name].state)
 
@@ -121,7 +121,7 @@ def alert_source_paused(
         reason=state.status_reason,
         feed_url=state.poll_url,
         resume_hint=f"newsflow run --reset-source {state.source}",
-        con=warehouse.con,
+        warehouse=warehouse,
         attempts=config.alerts.delivery_attempts,
         retry_delay_s=config.alerts.retry_delay_s,
     )
@@ -139,6 +139,6 @@ def reset_sources(config: Config, db: str | None, names: Sequence[str]) -> list[
         )
     path = db or config.warehouse.path
     with Warehouse.open(path, lock_timeout_s=config.warehouse.lock_timeout_s) as warehouse:
-        states = feed_store.load_states(warehouse, [known[n] for n in names])
-        feed_store.save_states(warehouse, [feed_policy.reset(states[n]) for n in names])
+        states = warehouse.load_feed_states([known[n] for n in names])
+        warehouse.save_feed_states([feed_policy.reset(states[n]) for n in names])
     return list(names)

@@ -14,8 +14,12 @@ The on-call person must get one clear, actionable message per problem and no sto
   Data Docs page.
 * **Pure core, delivery at the edge.** ``advance``, ``pending_notices``, ``build_messages`` and
   ``mark_notified`` are pure functions over plain records; ``deliver`` (apprise), ``emit_events``
-  (Prefect) and the ``alert_state`` / ``alert_log`` I/O sit at the edge and never raise, so a
-  failed delivery can never fail or roll back a load.
+  (Prefect) and the ``alert_state`` / ``alert_log`` writes (``Warehouse`` methods,
+  ``tasks/warehouse/alert_store.py``) sit at the edge and never raise, so a failed delivery can
+  never fail or roll back a load.
+* **One delivery path.** Every message, data-quality or not, goes out through
+  :func:`send_alert`: apprise, the optional Prefect event, the ``alert_log`` row and the states
+  it announced.
 
 For other kinds of alert (issue 7: a source paused after consecutive failures) use
 :func:`send_alert` with an :class:`AlertMessage`, or :func:`alert_source_paused`.
@@ -30,7 +34,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from newsflow.tasks.warehouse.warehouse import Warehouse
 
 SAMPLE_URLS = 5
 FAILING, PASSING = "failing", "passing"
@@ -540,71 +547,6 @@ def _looks_like_uuid(value: str) -> bool:
     return True
 
 
-# --------------------------------------------------------------------------- edge: DuckDB
-
-_STATE_COLUMNS = (
-    "suite",
-    "check",
-    "source",
-    "severity",
-    "state",
-    "since",
-    "since_run_id",
-    "last_run_id",
-    "last_checked_at",
-    "failing_runs",
-    "observed",
-    "notified_state",
-    "notified_at",
-    "notified_run_id",
-)
-
-
-def load_states(con: Any) -> dict[tuple[str, str, str], AlertState]:
-    """Every ``alert_state`` row, by (suite, check, source)."""
-    cols = ", ".join(f'"{c}"' for c in _STATE_COLUMNS)
-    states = {}
-    for row in con.execute(f"SELECT {cols} FROM alert_state").fetchall():
-        values = dict(zip(_STATE_COLUMNS, row, strict=True))
-        values["observed"] = json.loads(values["observed"]) if values["observed"] else {}
-        state = AlertState(**values)
-        states[state.key] = state
-    return states
-
-
-def save_states(con: Any, states: Iterable[AlertState]) -> None:
-    """Upsert ``alert_state`` rows (the caller owns the transaction)."""
-    cols = ", ".join(f'"{c}"' for c in _STATE_COLUMNS)
-    marks = ", ".join("?" for _ in _STATE_COLUMNS)
-    for state in states:
-        values = [getattr(state, c) for c in _STATE_COLUMNS]
-        values[_STATE_COLUMNS.index("observed")] = json.dumps(state.observed, default=str)
-        con.execute(f"INSERT OR REPLACE INTO alert_state ({cols}) VALUES ({marks})", values)
-
-
-def log_alert(
-    con: Any, run_id: str, message: AlertMessage, deliveries: Sequence[Delivery], now: datetime
-) -> None:
-    """One ``alert_log`` row for ``message``."""
-    errors = [f"{d.destination}: {d.error}" for d in deliveries if not d.ok and d.error]
-    con.execute(
-        "INSERT INTO alert_log (run_id, kind, title, body, checks, destinations, delivered, "
-        "attempts, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            run_id,
-            message.kind,
-            message.title,
-            message.body,
-            list(message.checks),
-            len(deliveries),
-            delivered(deliveries),
-            sum(d.attempts for d in deliveries),
-            "; ".join(errors) or None,
-            now,
-        ],
-    )
-
-
 # --------------------------------------------------------------------------- API for other alerts
 
 
@@ -630,18 +572,27 @@ def send_alert(
     urls: Sequence[str],
     *,
     run_id: str,
-    con: Any = None,
+    warehouse: Warehouse | None = None,
+    announces: Sequence[AlertState] = (),
     attempts: int = 3,
     retry_delay_s: float = 1.0,
     event: str | None = None,
     resource: Mapping[str, str] | None = None,
     payload: Mapping[str, Any] | None = None,
 ) -> AlertReport:
-    """Deliver any alert message now: apprise to ``urls`` (logged when there are none), a
-    Prefect ``event`` about ``resource`` if given, and an ``alert_log`` row when ``con`` is
-    given. Never raises; delivery problems are logged and in the report."""
+    """Deliver any alert message now: the one delivery path of every alert.
+
+    Apprise to ``urls`` (logged when there are none), a Prefect ``event`` about ``resource``
+    if given, and with a ``warehouse`` an ``alert_log`` row. ``announces`` are the alert states
+    the message announces: once it is delivered they are marked notified, in the same
+    transaction as the log row; undelivered, they stay due for the next run. Never raises;
+    delivery problems are logged and in the report.
+    """
     if not urls:
-        log.warning("alert (no alert URLs configured, so only logged):\n%s", render(message))
+        run_logger().warning(
+            "alert not sent (no [alerts] urls or NEWSFLOW_ALERT_URLS), only logged:\n%s",
+            render(message),
+        )
     deliveries = deliver(message, urls, attempts=attempts, retry_delay_s=retry_delay_s)
     events = []
     if event:
@@ -653,12 +604,25 @@ def send_alert(
         )
         if sent is not None:
             events.append(sent)
-    if con is not None:
+    if warehouse is not None:
+        now = datetime.now(UTC)
+        done = delivered(deliveries)
+        notified = [mark_notified(s, run_id, now) for s in announces] if done else []
         try:
-            log_alert(con, run_id, message, deliveries, datetime.now(UTC))
+            warehouse.log_alert(run_id, message, deliveries, now, notified=notified)
         except Exception as exc:  # noqa: BLE001 - the log is a record, not a gate
             log.warning("alert_log not written: %s", exc)
     return AlertReport(message=message, deliveries=deliveries, events=events)
+
+
+def run_logger() -> Any:
+    """The flow run's logger inside a run (the message shows with the run), else ours."""
+    try:
+        from prefect.logging import get_run_logger
+
+        return get_run_logger()
+    except Exception:  # noqa: BLE001 - outside a flow run
+        return log
 
 
 def alert_source_paused(
@@ -670,7 +634,7 @@ def alert_source_paused(
     reason: str | None = None,
     feed_url: str | None = None,
     resume_hint: str | None = None,
-    con: Any = None,
+    warehouse: Warehouse | None = None,
     attempts: int = 3,
     retry_delay_s: float = 1.0,
 ) -> AlertReport:
@@ -688,7 +652,7 @@ def alert_source_paused(
         message,
         urls,
         run_id=run_id,
-        con=con,
+        warehouse=warehouse,
         attempts=attempts,
         retry_delay_s=retry_delay_s,
         event=EVENT_SOURCE_PAUSED,

@@ -219,7 +219,7 @@ def standing_report(warehouse: Warehouse, run_id: str) -> QualityReport:
             status="fail" if state.state == alerts.FAILING else "pass",
             observed=state.observed,
         )
-        for state in alerts.load_states(warehouse.con).values()
+        for state in warehouse.load_alert_states().values()
         if state.suite == TABLE_SUITE
     ]
     return QualityReport(run_id=run_id, results=results)

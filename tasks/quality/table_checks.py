@@ -1,8 +1,9 @@
 """Table-level data-quality checks: one Great Expectations run over DuckDB query results.
 
-After a load (and on ``newsflow check``) the warehouse is summarised per source in SQL, one row
-per source: what was measured (age of the newest article, new articles in this run, reject and
-null rates, duplicate URLs) next to that source's thresholds. The table suite
+After a load (and on ``newsflow check``) the warehouse is summarised per source by
+``Warehouse`` queries (``tasks/warehouse/metrics.py``), one row per source: what was measured
+(age of the newest article, new articles in this run, reject and null rates, duplicate URLs)
+next to that source's thresholds. The table suite
 (``expectations/articles_table.json``) then compares the columns, the same way the row suite
 does, so per-source thresholds need no per-source suite and the suite JSON stays the one place
 that says what is checked and how severe a failure is.
@@ -19,15 +20,18 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsflow.schemas.suites import TABLE_SUITE, load_suite
 from newsflow.tasks.quality.alerts import SAMPLE_URLS, CheckResult
 from newsflow.tasks.quality.validate import check_suite
+
+if TYPE_CHECKING:
+    from newsflow.tasks.warehouse.warehouse import Warehouse
 
 KEY_COLUMN = "source"
 
@@ -41,15 +45,11 @@ class TableOutcome:
     data_docs_index: Path | None = None
 
 
-# --------------------------------------------------------------------------- SQL → frame
-
-
-def _run_values(con: Any, sql: str, params: Sequence[Any]) -> dict[str, tuple]:
-    return {row[0]: row[1:] for row in con.execute(sql, list(params)).fetchall()}
+# --------------------------------------------------------------------------- metrics → frame
 
 
 def collect_metrics(
-    con: Any,
+    warehouse: Warehouse,
     *,
     run_id: str | None,
     thresholds: Mapping[str, Mapping[str, Any]],
@@ -64,53 +64,11 @@ def collect_metrics(
 
     now = (now or datetime.now(UTC)).astimezone(UTC)
     sources = list(thresholds)
-    totals = _run_values(
-        con,
-        """
-        SELECT source, count(*), max(coalesce(published_at, first_seen_at)),
-               arg_max(url, coalesce(published_at, first_seen_at))
-        FROM articles WHERE source IN (SELECT unnest(?)) GROUP BY source
-        """,
-        [sources],
-    )
-    accepted = _run_values(
-        con,
-        """
-        SELECT source, count(*),
-               count(*) FILTER (WHERE authors IS NULL OR len(authors) = 0),
-               (list(url ORDER BY url) FILTER (WHERE authors IS NULL OR len(authors) = 0))[1:?],
-               count(*) FILTER (WHERE published_at IS NULL),
-               (list(url ORDER BY url) FILTER (WHERE published_at IS NULL))[1:?]
-        FROM articles WHERE run_id = ? AND source IN (SELECT unnest(?)) GROUP BY source
-        """,
-        [SAMPLE_URLS, SAMPLE_URLS, run_id, sources],
-    )
-    # Pages that answered 200 but gave no article (not HTML, no text left after cleaning):
-    # a source whose layout changed loses its articles here or in the row checks.
-    rejected = _run_values(
-        con,
-        """
-        SELECT source, count(*) FILTER (WHERE why = 'row'), count(*) FILTER (WHERE why = 'page'),
-               (list(url ORDER BY why DESC, url))[1:?]
-        FROM (
-            SELECT source, url, 'row' AS why FROM rejected_articles WHERE run_id = ?
-            UNION ALL
-            SELECT source, url, 'page' FROM raw_pages
-            WHERE run_id = ? AND status = 200 AND error IS NOT NULL
-        ) WHERE source IN (SELECT unnest(?)) GROUP BY source
-        """,
-        [SAMPLE_URLS, run_id, run_id, sources],
-    )
-    duplicates = _run_values(
-        con,
-        """
-        WITH dup AS (SELECT url FROM articles GROUP BY url HAVING count(*) > 1)
-        SELECT a.source, count(*), array_sort(list_distinct(list(a.url)))[1:?]
-        FROM articles a JOIN dup USING (url) GROUP BY a.source
-        """,
-        [SAMPLE_URLS],
-    )
-    volume = _volume(con, run_id, thresholds)
+    totals = warehouse.article_totals(sources)
+    accepted = warehouse.run_accepted(run_id, sources, SAMPLE_URLS)
+    rejected = warehouse.run_rejected(run_id, sources, SAMPLE_URLS)
+    duplicates = warehouse.duplicate_urls(SAMPLE_URLS)
+    volume = _volume(warehouse, run_id, thresholds)
 
     records, samples = [], {}
     for source in sources:
@@ -196,7 +154,7 @@ def _nan(value: float | None) -> float:
 
 
 def _volume(
-    con: Any, run_id: str | None, thresholds: Mapping[str, Mapping[str, Any]]
+    warehouse: Warehouse, run_id: str | None, thresholds: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, tuple[int, float | None, int]]:
     """Per source: (new articles in ``run_id``, median over its history or None, history size).
 
@@ -211,39 +169,9 @@ def _volume(
         return {}
     sources = list(thresholds)
     depth = max(int(t["volume_runs"]) for t in thresholds.values())
-    new_by_run = {
-        (source, run): n
-        for source, run, n in con.execute(
-            """
-            SELECT a.source, v.run_id, count(*)
-            FROM article_versions v JOIN articles a USING (article_id)
-            WHERE v.version = 1 AND a.source IN (SELECT unnest(?))
-            GROUP BY ALL
-            """,
-            [sources],
-        ).fetchall()
-    }
-    active_now = {
-        source
-        for (source,) in con.execute(
-            "SELECT source FROM feed_fetches WHERE run_id = ? AND new_entries > 0", [run_id]
-        ).fetchall()
-    }
-    history: dict[str, list[str]] = {}
-    for source, run in con.execute(
-        """
-        SELECT source, run_id FROM (
-            SELECT f.source, f.run_id,
-                   row_number() OVER (PARTITION BY f.source ORDER BY f.fetched_at DESC) AS n
-            FROM feed_fetches f
-            WHERE f.new_entries > 0 AND f.run_id <> ? AND f.source IN (SELECT unnest(?))
-              AND f.fetched_at < coalesce(
-                  (SELECT min(fetched_at) FROM feed_fetches WHERE run_id = ?), now())
-        ) WHERE n <= ? ORDER BY source, n
-        """,
-        [run_id, sources, run_id, depth],
-    ).fetchall():
-        history.setdefault(source, []).append(run)
+    new_by_run = warehouse.new_articles_by_run(sources)
+    active_now = warehouse.sources_with_new_entries(run_id)
+    history = warehouse.earlier_runs_with_new_entries(run_id, sources, depth)
     out = {}
     for source in sources:
         limits = thresholds[source]
@@ -398,7 +326,7 @@ def _json_value(value: Any) -> Any:
 
 
 def check_tables(
-    con: Any,
+    warehouse: Warehouse,
     *,
     run_id: str | None,
     thresholds: Mapping[str, Mapping[str, Any]],
@@ -413,7 +341,7 @@ def check_tables(
     """
     if not thresholds:
         return TableOutcome(results=[])
-    frame, samples = collect_metrics(con, run_id=run_id, thresholds=thresholds, now=now)
+    frame, samples = collect_metrics(warehouse, run_id=run_id, thresholds=thresholds, now=now)
     return run_table_suite(
         frame, samples, data_docs_dir=data_docs_dir, run_id=validation_name or run_id
     )

@@ -23,7 +23,6 @@ from newsflow.tasks.quality.gate import (
 from newsflow.tasks.quality.gx_context import docs_index_path
 from newsflow.tasks.quality.table_checks import check_tables
 from newsflow.tasks.quality.validate import ValidationOutcome, validate_articles
-from newsflow.tasks.warehouse.transaction import transaction
 from newsflow.tasks.warehouse.warehouse import Warehouse
 
 
@@ -77,7 +76,7 @@ def run_checks(
     )
     docs = data_docs_dir(config, warehouse.published)
     table = check_tables(
-        warehouse.con,
+        warehouse,
         run_id=checked_run_id or run_id,
         thresholds=thresholds,
         data_docs_dir=docs,
@@ -94,7 +93,7 @@ def run_checks(
     )
     warehouse.save_dq_results(run_id, [r.dq_row() for r in table.results if r.status != "skip"])
 
-    previous = alerts.load_states(warehouse.con)
+    previous = warehouse.load_alert_states()
     updated = []
     for result in results:
         before = previous.get(result.key)
@@ -105,8 +104,7 @@ def run_checks(
         kind = alerts.transition(before, after)
         if kind:
             report.changes.append((kind, after))
-    with transaction(warehouse.con):
-        alerts.save_states(warehouse.con, updated)
+    warehouse.save_alert_states(updated)
     return report
 
 
@@ -120,52 +118,30 @@ def announce(warehouse: Warehouse, report: QualityReport, config: Config) -> Qua
     try:
         _announce(warehouse, report, config)
     except Exception as exc:  # noqa: BLE001 - alerting must never fail the load
-        _logger().error("alerting failed: %s: %s", type(exc).__name__, exc)
+        alerts.run_logger().error("alerting failed: %s: %s", type(exc).__name__, exc)
     return report
 
 
 def _announce(warehouse: Warehouse, report: QualityReport, config: Config) -> None:
-    con = warehouse.con
-    states = alerts.load_states(con)
-    notices = alerts.pending_notices(states.values())
+    notices = alerts.pending_notices(warehouse.load_alert_states().values())
     messages = alerts.build_messages(
         notices,
         run_id=report.run_id,
         data_docs_page=report.data_docs_page,
         data_docs_index=report.data_docs_index,
     )
-    urls = config.alerts.all_urls()
     for message in messages:
-        if not urls:
-            _logger().warning(
-                "data-quality alert not sent (no [alerts] urls or NEWSFLOW_ALERT_URLS): %s",
-                message.title,
+        report.alerts.append(
+            alerts.send_alert(
+                message,
+                config.alerts.all_urls(),
+                run_id=report.run_id,
+                warehouse=warehouse,
+                announces=[n.state for n in notices if n.kind == message.kind],
+                attempts=config.alerts.delivery_attempts,
+                retry_delay_s=config.alerts.retry_delay_s,
             )
-        deliveries = alerts.deliver(
-            message,
-            urls,
-            attempts=config.alerts.delivery_attempts,
-            retry_delay_s=config.alerts.retry_delay_s,
         )
-        report.alerts.append(alerts.AlertReport(message=message, deliveries=deliveries))
-        now = datetime.now(UTC)
-        done = alerts.delivered(deliveries)
-        with transaction(con):
-            alerts.log_alert(con, report.run_id, message, deliveries, now)
-            if done:
-                kind_notices = [n for n in notices if n.kind == message.kind]
-                alerts.save_states(
-                    con, [alerts.mark_notified(n.state, report.run_id, now) for n in kind_notices]
-                )
     report.events = alerts.emit_events(
         report.changes, run_id=report.run_id, data_docs_page=report.data_docs_page
     )
-
-
-def _logger() -> Any:
-    try:
-        from prefect.logging import get_run_logger
-
-        return get_run_logger()
-    except Exception:  # noqa: BLE001 - outside a flow run
-        return alerts.log

@@ -17,7 +17,8 @@ fetched. (Pages fetched before schema 2 have no recorded set and get what is lea
 
 The page functions are pure, between the ``Page`` records the pipeline passes around
 (schemas/records.py; made from a fetch by ``tasks/fetch/pages.py``) and archive rows;
-``Warehouse.save_pages`` and ``Warehouse.raw_pages`` (page_store.py) do their SQL.
+``Warehouse.save_pages`` and ``Warehouse.raw_pages`` (page_store.py) do their SQL, and
+``Warehouse.save_run_boilerplate`` (:class:`RunBoilerplateStore`) records the sets.
 """
 
 from __future__ import annotations
@@ -26,13 +27,12 @@ import gzip
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pyarrow as pa
 
 from newsflow.schemas.records import FeedEntry, Page
-from newsflow.tasks.warehouse.transaction import transaction
-
-if TYPE_CHECKING:
-    from newsflow.tasks.warehouse.warehouse import Warehouse
+from newsflow.tasks.warehouse.bulk import BulkStore
 
 
 def archive_fields(page: Page) -> dict[str, Any]:
@@ -104,25 +104,33 @@ def boilerplate_set_id(line_hashes: frozenset[str]) -> str:
     return hashlib.sha256("\n".join(sorted(line_hashes)).encode()).hexdigest()[:16]
 
 
-def save_run_boilerplate(
-    warehouse: Warehouse, run_id: str, boilerplate: Mapping[str, frozenset[str]]
-) -> None:
-    """Record the boilerplate set ``run_id`` applies to each source (each set stored once)."""
-    if not boilerplate:
-        return
-    rows = [
-        (source, boilerplate_set_id(hashes), sorted(hashes))
-        for source, hashes in boilerplate.items()
-    ]
-    con = warehouse.con
-    with transaction(con):
-        con.executemany(
-            "INSERT INTO boilerplate_sets VALUES (?, ?, ?) ON CONFLICT DO NOTHING", rows
-        )
-        con.executemany(
-            "INSERT OR REPLACE INTO run_boilerplate VALUES (?, ?, ?)",
-            [(run_id, source, set_id) for source, set_id, _ in rows],
-        )
+class RunBoilerplateStore(BulkStore):
+    """The ``Warehouse`` mixin that records which boilerplate set each run applied."""
+
+    def save_run_boilerplate(self, run_id: str, boilerplate: Mapping[str, frozenset[str]]) -> None:
+        """Record the boilerplate set ``run_id`` applies to each source (each set stored once)."""
+        if not boilerplate:
+            return
+        rows = [
+            {"source": source, "set_id": boilerplate_set_id(hashes), "line_hashes": sorted(hashes)}
+            for source, hashes in boilerplate.items()
+        ]
+        table = pa.Table.from_pylist(rows, schema=_SETS)
+        with self._registered("_sets", table), self._transaction():
+            self.con.execute(
+                "INSERT INTO boilerplate_sets (source, set_id, line_hashes) "
+                "SELECT source, set_id, line_hashes FROM _sets ON CONFLICT DO NOTHING"
+            )
+            self.con.execute(
+                "INSERT OR REPLACE INTO run_boilerplate (run_id, source, set_id) "
+                "SELECT ?, source, set_id FROM _sets",
+                [run_id],
+            )
+
+
+_SETS = pa.schema(
+    [("source", pa.string()), ("set_id", pa.string()), ("line_hashes", pa.list_(pa.string()))]
+)
 
 
 def split_by_boilerplate(

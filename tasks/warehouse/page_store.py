@@ -9,30 +9,15 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from newsflow.schemas.records import FeedEntry, Page
 from newsflow.tasks.warehouse.archive import archive_fields, page_from_archive
+from newsflow.tasks.warehouse.bulk import BulkStore, arrow_table
 
 if TYPE_CHECKING:
-    import duckdb
-
-#: ``seen_entries`` as written by ``save_pages`` (one Arrow table per batch).
-_SEEN_SCHEMA = pa.schema(
-    [
-        ("source", pa.string()),
-        ("entry_id", pa.string()),
-        ("url", pa.string()),
-        ("state", pa.string()),
-        ("attempts", pa.int32()),
-        ("first_seen_at", pa.timestamp("us", tz="UTC")),
-        ("last_attempt_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
+    pass
 
 #: Columns ``raw_pages()`` reads, in order: the arguments of ``archive.page_from_archive``.
 _ARCHIVE_KEYS = (
@@ -51,20 +36,8 @@ _ARCHIVE_KEYS = (
 )
 
 
-class PageStore:
-    """Archiving fetched pages, reading them back for reprocessing, and the re-check queries.
-
-    Relies on the ``Warehouse`` it is mixed into for ``con``, ``_transaction`` and ``_insert``.
-    """
-
-    if TYPE_CHECKING:
-        con: duckdb.DuckDBPyConnection
-
-        def _transaction(self) -> AbstractContextManager[None]: ...
-
-        def _insert(
-            self, table: str, rows: Sequence[dict[str, Any]], *, replace: bool = False
-        ) -> None: ...
+class PageStore(BulkStore):
+    """Archiving fetched pages, reading them back for reprocessing, and the re-check queries."""
 
     def save_pages(self, run_id: str, pages: Sequence[Page]) -> None:
         """Archive fetched pages and mark their entries seen, in one transaction.
@@ -103,19 +76,17 @@ class PageStore:
         ]
         with self._transaction():
             self._insert("raw_pages", raw_rows, replace=True)
-            self.con.register("_seen", pa.Table.from_pylist(seen_rows, schema=_SEEN_SCHEMA))
-            try:
+            seen = arrow_table(seen_rows, "seen_entries", self.con)
+            with self._registered("_seen", seen):
                 self.con.execute(
                     f"""
-                    INSERT INTO seen_entries AS s ({", ".join(_SEEN_SCHEMA.names)})
+                    INSERT INTO seen_entries AS s ({", ".join(seen.column_names)})
                     SELECT * FROM _seen
                     ON CONFLICT (source, entry_id) DO UPDATE SET
                         url = excluded.url, state = excluded.state,
                         attempts = s.attempts + 1, last_attempt_at = excluded.last_attempt_at
                     """
                 )
-            finally:
-                self.con.unregister("_seen")
 
     def archived_urls(
         self, *, source: str | None = None, since: datetime | None = None

@@ -1,131 +1,102 @@
-"""Story clusters in DuckDB: keep ``story_clusters`` in step with ``articles``.
+"""Story clusters in DuckDB: the reads and writes behind ``story_clusters``.
 
-The warehouse's clustering door, beside ``tasks/load.py`` (which keeps the core tables) and
-using the ``Warehouse``'s own connection. After each run's loads, ``refresh_story_clusters``:
+A mixin of ``Warehouse``. The clustering itself is pure (``tasks/stories/clusters.py``) and its
+orchestration is the stories stage's (``tasks/stories/tasks.py``); this module only moves rows,
+so the warehouse never imports the stories stage: MinHash signatures arrive as the bytes the
+stage made of them, cluster members as plain rows.
 
-1. computes the MinHash signature of every article that is new or whose content changed since
-   its signature was stored (``article_fingerprints``), so a run hashes only what it loaded;
-2. finds candidate pairs among *all* articles from the signatures (banded LSH, linear in the
-   number of articles) and reads the text of just those candidates for the exact check;
-3. rewrites ``story_clusters`` in one transaction.
-
-Rebuilding the clusters from all signatures each run keeps them a pure function of the current
-``articles`` (an edited article can leave a story as well as join one), and the names stable:
-a story is named after its earliest-seen article, which a later article cannot change.
+``article_fingerprints`` caches each article's signature with the ``content_hash`` it was
+computed from, so a run hashes only the articles it loaded or changed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 
-from newsflow.tasks.stories.clusters import (
-    THRESHOLD,
-    build_clusters,
-    candidate_pairs,
-    signature,
-    signature_bytes,
-    signature_from_bytes,
+from newsflow.tasks.warehouse.bulk import BulkStore
+
+_FINGERPRINTS = pa.schema(
+    [("article_id", pa.string()), ("content_hash", pa.string()), ("minhash", pa.binary())]
 )
-from newsflow.tasks.warehouse.transaction import transaction
-from newsflow.tasks.warehouse.warehouse import Warehouse
-
-_HASH_BATCH = 500  # articles whose text is read and hashed at a time
-
-
-@dataclass(frozen=True)
-class ClusterStats:
-    fingerprinted: int  # signatures computed in this refresh
-    clusters: int  # stories carried by two or more articles
-    clustered_articles: int
-
-
-def refresh_story_clusters(
-    warehouse: Warehouse, run_id: str, *, threshold: float = THRESHOLD
-) -> ClusterStats:
-    """Bring fingerprints and ``story_clusters`` up to date with ``articles``."""
-    con = warehouse.con
-    fingerprinted = _update_fingerprints(warehouse)
-    rows = con.execute(
-        """
-        SELECT f.article_id, f.minhash, a.source, a.first_seen_at
-        FROM article_fingerprints f JOIN articles a USING (article_id)
-        """
-    ).fetchall()
-    signatures = {aid: signature_from_bytes(sig) for aid, sig, _, _ in rows}
-    sources = {aid: source for aid, _, source, _ in rows}
-    order = {aid: seen for aid, _, _, seen in rows}
-    pairs = candidate_pairs(signatures)
-    wanted = sorted({aid for pair in pairs for aid in pair})
-    texts = (
-        dict(
-            con.execute(
-                "SELECT article_id, text FROM articles WHERE article_id IN (SELECT unnest(?))",
-                [wanted],
-            ).fetchall()
-        )
-        if wanted
-        else {}
-    )
-    members = build_clusters(pairs, texts, sources, order, threshold=threshold)
-    now = datetime.now(UTC)
-    table = pa.table(
-        {
-            "cluster_id": pa.array([m.cluster_id for m in members], pa.string()),
-            "article_id": pa.array([m.article_id for m in members], pa.string()),
-            "source": pa.array([m.source for m in members], pa.string()),
-            "similarity": pa.array([m.similarity for m in members], pa.float64()),
-            "cluster_size": pa.array([m.cluster_size for m in members], pa.int32()),
-            "cluster_sources": pa.array([m.cluster_sources for m in members], pa.int32()),
-            "clustered_at": pa.array([now] * len(members), pa.timestamp("us", tz="UTC")),
-            "run_id": pa.array([run_id] * len(members), pa.string()),
-        }
-    )
-    try:
-        with transaction(con):
-            con.execute("DELETE FROM story_clusters")
-            con.register("_members", table)
-            con.execute("INSERT INTO story_clusters BY NAME SELECT * FROM _members")
-    finally:
-        con.unregister("_members")
-    return ClusterStats(
-        fingerprinted=fingerprinted,
-        clusters=len({m.cluster_id for m in members}),
-        clustered_articles=len(members),
-    )
+_MEMBERS = pa.schema(
+    [
+        ("cluster_id", pa.string()),
+        ("article_id", pa.string()),
+        ("source", pa.string()),
+        ("similarity", pa.float64()),
+        ("cluster_size", pa.int32()),
+        ("cluster_sources", pa.int32()),
+        ("clustered_at", pa.timestamp("us", tz="UTC")),
+        ("run_id", pa.string()),
+    ]
+)
 
 
-def _update_fingerprints(warehouse: Warehouse) -> int:
-    """Signatures for articles without one, or whose content changed since; returns how many."""
-    con = warehouse.con
-    stale = con.execute(
-        """
-        SELECT a.article_id FROM articles a LEFT JOIN article_fingerprints f USING (article_id)
-        WHERE f.content_hash IS DISTINCT FROM a.content_hash
-        ORDER BY a.article_id
-        """
-    ).fetchall()
-    ids = [aid for (aid,) in stale]
-    for start in range(0, len(ids), _HASH_BATCH):
-        batch = con.execute(
+class StoryStore(BulkStore):
+    def stale_fingerprint_ids(self) -> list[str]:
+        """Articles without a signature, or whose content changed since it was computed."""
+        rows = self.con.execute(
+            """
+            SELECT a.article_id FROM articles a LEFT JOIN article_fingerprints f USING (article_id)
+            WHERE f.content_hash IS DISTINCT FROM a.content_hash
+            ORDER BY a.article_id
+            """
+        ).fetchall()
+        return [aid for (aid,) in rows]
+
+    def article_hashes_and_texts(self, article_ids: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(article_id, content_hash, text) of the articles asked for."""
+        return self.con.execute(
             "SELECT article_id, content_hash, text FROM articles "
             "WHERE article_id IN (SELECT unnest(?))",
-            [ids[start : start + _HASH_BATCH]],
+            [list(article_ids)],
         ).fetchall()
-        table = pa.table(
-            {
-                "article_id": pa.array([r[0] for r in batch], pa.string()),
-                "content_hash": pa.array([r[1] for r in batch], pa.string()),
-                "minhash": pa.array([signature_bytes(signature(r[2])) for r in batch], pa.binary()),
-            }
+
+    def save_fingerprints(self, rows: Sequence[tuple[str, str, bytes]]) -> None:
+        """Store (article_id, content_hash, signature bytes) rows, replacing older ones."""
+        if not rows:
+            return
+        table = pa.Table.from_pylist(
+            [dict(zip(_FINGERPRINTS.names, row, strict=True)) for row in rows],
+            schema=_FINGERPRINTS,
         )
-        con.register("_fingerprints", table)
-        try:
-            con.execute(
+        with self._registered("_fingerprints", table):
+            self.con.execute(
                 "INSERT OR REPLACE INTO article_fingerprints BY NAME SELECT * FROM _fingerprints"
             )
-        finally:
-            con.unregister("_fingerprints")
-    return len(ids)
+
+    def fingerprints(self) -> list[tuple[str, bytes, str, datetime]]:
+        """(article_id, signature bytes, source, first_seen_at) of every fingerprinted article."""
+        return self.con.execute(
+            """
+            SELECT f.article_id, f.minhash, a.source, a.first_seen_at
+            FROM article_fingerprints f JOIN articles a USING (article_id)
+            """
+        ).fetchall()
+
+    def article_texts(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """article_id → text of the articles asked for."""
+        if not article_ids:
+            return {}
+        return dict(
+            self.con.execute(
+                "SELECT article_id, text FROM articles WHERE article_id IN (SELECT unnest(?))",
+                [list(article_ids)],
+            ).fetchall()
+        )
+
+    def replace_story_clusters(
+        self, run_id: str, members: Sequence[Mapping[str, Any]], now: datetime
+    ) -> None:
+        """Rewrite ``story_clusters`` with ``members`` (cluster_id, article_id, source,
+        similarity, cluster_size, cluster_sources), in one transaction."""
+        table = pa.Table.from_pylist(
+            [{**m, "clustered_at": now, "run_id": run_id} for m in members], schema=_MEMBERS
+        )
+        with self._registered("_members", table), self._transaction():
+            self.con.execute("DELETE FROM story_clusters")
+            self.con.execute("INSERT INTO story_clusters BY NAME SELECT * FROM _members")

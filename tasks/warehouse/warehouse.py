@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,13 +27,18 @@ import pyarrow as pa
 
 from newsflow.tasks.fetch.feeds import FeedPoll
 from newsflow.tasks.warehouse import search
+from newsflow.tasks.warehouse.alert_store import AlertStore
+from newsflow.tasks.warehouse.archive import RunBoilerplateStore
+from newsflow.tasks.warehouse.bulk import arrow_table as _arrow
 from newsflow.tasks.warehouse.connection import (
     connect_read_only,
     connect_with_wait,
 )
+from newsflow.tasks.warehouse.feed_store import FeedStore
+from newsflow.tasks.warehouse.metrics import TableMetrics
 from newsflow.tasks.warehouse.migrate import migrate
 from newsflow.tasks.warehouse.page_store import PageStore
-from newsflow.tasks.warehouse.transaction import transaction
+from newsflow.tasks.warehouse.story_store import StoryStore
 
 #: Tables copied into the analysts' snapshot, in dependency-free order.
 SNAPSHOT_TABLES = (
@@ -66,11 +70,6 @@ _INTERNAL_TABLES = (
     "search_terms",
 )
 
-_CAPTION_TYPE = pa.list_(
-    pa.struct([("text", pa.string()), ("credit", pa.string()), ("image_url", pa.string())])
-)
-_TS = pa.timestamp("us", tz="UTC")
-
 
 @dataclass
 class LoadCounts:
@@ -90,10 +89,15 @@ def working_path(published: Path) -> Path:
     return published.with_name(f"{published.stem}.work{published.suffix or '.duckdb'}")
 
 
-class Warehouse(PageStore):
-    """The pipeline's only door to DuckDB. Keep every SQL statement behind these methods (and
-    those of the stores it mixes in, one module per subject: ``page_store``), so a different
-    target (DuckLake, MotherDuck) is a new implementation, not a hunt."""
+class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunBoilerplateStore):
+    """The pipeline's only door to DuckDB. Keep every SQL statement behind these methods, so
+    a different target (DuckLake, MotherDuck) is a new implementation, not a hunt.
+
+    The SQL is split by subject: runs, polls, articles and publishing here; pages, the feed
+    lifecycle, alerts, story clusters, the table checks' measurements and the run boilerplate
+    in the store mixins (``page_store``, ``feed_store``, ``alert_store``, ``story_store``,
+    ``metrics``, ``archive``), which share the connection and the bulk writes of
+    ``bulk.BulkStore``."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, published: Path, working: Path) -> None:
         self.con = con
@@ -173,45 +177,48 @@ class Warehouse(PageStore):
             }
             for p in polls
         ]
-        with self._transaction():
+        # Sources not requested (gone, paused, Retry-After) keep their state as it was.
+        answered = {p.source: p for p in polls if not p.skipped}
+        states = pa.Table.from_pylist(
+            [
+                {
+                    "source": p.source,
+                    "feed_url": p.feed_url,
+                    "etag": p.etag if p.succeeded else None,
+                    "last_modified": p.last_modified if p.succeeded else None,
+                    "fetched_at": p.fetched_at,
+                    "ok": p.succeeded,
+                    # A 304 carries no new validators worth losing the old ones for.
+                    "keep_old": p.status == 304,
+                }
+                for p in answered.values()
+            ],
+            schema=_POLL_STATE,
+        )
+        with self._registered("_polls", states), self._transaction():
             self._insert("feed_fetches", rows, replace=True)
-            for p in polls:
-                if p.skipped:  # not requested (gone, paused, Retry-After): state unchanged
-                    continue
-                ok = p.succeeded
-                # A 304 carries no new validators worth losing the old ones for.
-                keep_old = p.status == 304
-                self.con.execute(
-                    """
-                    INSERT INTO feed_state AS s (source, feed_url, etag, last_modified,
-                        last_polled_at, last_success_at, consecutive_errors)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (source) DO UPDATE SET
-                        feed_url = excluded.feed_url,
-                        etag = CASE WHEN ? THEN coalesce(excluded.etag, s.etag)
-                                    WHEN ? THEN excluded.etag ELSE s.etag END,
-                        last_modified = CASE
-                            WHEN ? THEN coalesce(excluded.last_modified, s.last_modified)
-                            WHEN ? THEN excluded.last_modified ELSE s.last_modified END,
-                        last_polled_at = excluded.last_polled_at,
-                        last_success_at = coalesce(excluded.last_success_at, s.last_success_at),
-                        consecutive_errors = CASE WHEN ? THEN 0 ELSE s.consecutive_errors + 1 END
-                    """,
-                    [
-                        p.source,
-                        p.feed_url,
-                        p.etag if ok else None,
-                        p.last_modified if ok else None,
-                        p.fetched_at,
-                        p.fetched_at if ok else None,
-                        0 if ok else 1,
-                        keep_old,
-                        ok,
-                        keep_old,
-                        ok,
-                        ok,
-                    ],
-                )
+            self.con.execute(
+                """
+                INSERT INTO feed_state (source, feed_url, etag, last_modified, last_polled_at,
+                    last_success_at, consecutive_errors)
+                SELECT p.source, p.feed_url,
+                    CASE WHEN p.keep_old THEN coalesce(p.etag, s.etag)
+                         WHEN p.ok THEN p.etag ELSE s.etag END,
+                    CASE WHEN p.keep_old THEN coalesce(p.last_modified, s.last_modified)
+                         WHEN p.ok THEN p.last_modified ELSE s.last_modified END,
+                    p.fetched_at,
+                    CASE WHEN p.ok THEN p.fetched_at ELSE s.last_success_at END,
+                    CASE WHEN p.ok THEN 0 WHEN s.source IS NULL THEN 1
+                         ELSE s.consecutive_errors + 1 END
+                FROM _polls p LEFT JOIN feed_state s USING (source)
+                ON CONFLICT (source) DO UPDATE SET
+                    feed_url = excluded.feed_url, etag = excluded.etag,
+                    last_modified = excluded.last_modified,
+                    last_polled_at = excluded.last_polled_at,
+                    last_success_at = excluded.last_success_at,
+                    consecutive_errors = excluded.consecutive_errors
+                """
+            )
 
     def unseen_entry_ids(
         self, source: str, entry_ids: Iterable[str], max_attempts: int = 3
@@ -478,21 +485,19 @@ class Warehouse(PageStore):
         ours = self.scalar("SELECT max(version) FROM schema_migrations")
         return theirs is not None and theirs[0] == ours
 
-    # -- helpers ------------------------------------------------------------------------------
 
-    def _transaction(self) -> AbstractContextManager[None]:
-        return transaction(self.con)
-
-    def _insert(self, table: str, rows: Sequence[dict[str, Any]], *, replace: bool = False) -> None:
-        arrow = _arrow(rows, table, self.con)
-        self.con.register("_rows", arrow)
-        try:
-            cols = ", ".join(f'"{c}"' for c in arrow.column_names)
-            verb = "INSERT OR REPLACE" if replace else "INSERT"
-            self.con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM _rows")
-        finally:
-            self.con.unregister("_rows")
-
+#: What ``record_feed_polls`` merges into ``feed_state``, one row per source that was polled.
+_POLL_STATE = pa.schema(
+    [
+        ("source", pa.string()),
+        ("feed_url", pa.string()),
+        ("etag", pa.string()),
+        ("last_modified", pa.string()),
+        ("fetched_at", pa.timestamp("us", tz="UTC")),
+        ("ok", pa.bool_()),
+        ("keep_old", pa.bool_()),
+    ]
+)
 
 _ARTICLE_INPUT = (
     "article_id",
@@ -507,39 +512,6 @@ _ARTICLE_INPUT = (
     "word_count",
     "content_hash",
 )
-
-
-def _arrow(rows: Sequence[dict[str, Any]], table: str, con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """Rows as an Arrow table typed like the DuckDB table (lists, structs and timestamps)."""
-    columns = con.execute(
-        "SELECT column_name, data_type FROM duckdb_columns() "
-        "WHERE table_name = ? AND database_name = current_database() AND schema_name = 'main' "
-        "ORDER BY column_index",
-        [table],
-    ).fetchall()
-    names = [c for c, _ in columns if any(c in r for r in rows[:1])] or [c for c, _ in columns]
-    types = dict(columns)
-    arrays = {}
-    for name in names:
-        values = [r.get(name) for r in rows]
-        arrays[name] = pa.array(values, type=_arrow_type(types[name]))
-    return pa.table(arrays)
-
-
-def _arrow_type(duck: str) -> pa.DataType:
-    duck = duck.upper()
-    if duck.startswith("STRUCT(") and duck.endswith(")[]"):  # the only struct list: captions
-        return _CAPTION_TYPE
-    return {
-        "VARCHAR": pa.string(),
-        "VARCHAR[]": pa.list_(pa.string()),
-        "INTEGER": pa.int32(),
-        "BIGINT": pa.int64(),
-        "BOOLEAN": pa.bool_(),
-        "BLOB": pa.binary(),
-        "JSON": pa.string(),
-        "TIMESTAMP WITH TIME ZONE": _TS,
-    }.get(duck, pa.string())
 
 
 def _last_by(rows: Sequence[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
