@@ -1,6 +1,6 @@
 """How the story-cluster threshold was chosen: similarity of same-story pairs vs different-story
-pairs, for the measure newsflow uses (Jaccard of word 3-shingles, tasks/clusters.py) and for the
-SimHash alternatives it was compared with.
+pairs, for the measure newsflow uses (Jaccard of word 3-shingles, tasks/stories/clusters.py) and
+for the SimHash alternatives it was compared with.
 
 Usage (from the repository root, with the project installed):
 

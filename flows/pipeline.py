@@ -71,8 +71,8 @@ def run_batches(
 ) -> None:
     """Batches of pages through fetch → extract → validate → load, the next batch's pages
     downloading while this one is extracted and loaded. Each job is a batch of entries and,
-    for re-checks of known pages (tasks/refetch.py), their conditional headers; only re-checked
-    pages that changed go on. At most two batches of HTML are in memory at once."""
+    for re-checks of known pages (tasks/fetch/refetch.py), their conditional headers; only
+    re-checked pages that changed go on. At most two batches of HTML are in memory at once."""
 
     def fetch(job: Job) -> Future[list[Page]]:
         # A plain thread running the task in this flow's context: a task run like any other,

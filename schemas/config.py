@@ -48,14 +48,14 @@ class FetchConfig(_Strict):
     respect_robots: bool = True
     max_entries_per_feed: int = 200
     batch_size: int = 100  # pages per Prefect task run
-    # Retries and the feed lifecycle (docs/fetching.md, tasks/retry.py, tasks/feed_policy.py):
+    # Retries and the feed lifecycle (docs/fetching.md, tasks/fetch/retry.py and feed_policy.py):
     retries: int = Field(default=2, ge=0, le=5)  # extra tries for resets, timeouts and 5xx only
     retry_backoff_s: float = Field(default=0.5, ge=0)  # base of the exponential backoff + jitter
     pause_after_errors: int = Field(default=5, ge=1)  # failed polls in a row that pause a source
     redirect_adopt_after: int = Field(default=3, ge=1)  # 301/308 polls before the URL moves
     max_retry_after_s: float = Field(default=86400.0, gt=0)  # cap on a feed's Retry-After
     throttle_default_s: float = Field(default=3600.0, gt=0)  # wait after a 429 without Retry-After
-    # Re-checking recent articles for edits with a conditional GET (tasks/refetch.py):
+    # Re-checking recent articles for edits with a conditional GET (tasks/fetch/refetch.py):
     refetch_window_h: float = Field(default=24.0, ge=0)  # pages first seen this recently; 0 = off
     refetch_interval_min: float = Field(default=120.0, ge=0)  # each page at most this often
     refetch_max_pages: int = Field(default=500, ge=0)  # per run, least recently checked first

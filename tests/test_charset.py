@@ -1,7 +1,7 @@
-"""Charset decisions for pages whose labels lie (tasks/charset.py), and that extraction then gets
-the right text. The cases marked "trafilatura alone" are ones trafilatura 2.3.1 gets wrong when
-it is handed the bytes (it never sees the HTTP header, and guesses windows-1250 for Latin-1
-Swedish): measured, see the module docstring."""
+"""Charset decisions for pages whose labels lie (tasks/fetch/charset.py), and that extraction
+then gets the right text. The cases marked "trafilatura alone" are ones trafilatura 2.3.1 gets
+wrong when it is handed the bytes (it never sees the HTTP header, and guesses windows-1250 for
+Latin-1 Swedish): measured, see the module docstring."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The feed lifecycle's decisions (tasks/feed_policy.py), as pure functions over plain records."""
+"""The feed lifecycle's decisions (tasks/fetch/feed_policy.py): pure functions, plain records."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Page fetching (tasks/pages.py) over real loopback servers: outcomes, retries, throttled hosts."""
+"""Page fetching (tasks/fetch/pages.py) over loopback servers: outcomes, retries, throttling."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Article edits: an article edited on the site between two runs gets version 2 with both
-versions kept, found by re-checking recent pages with conditional GETs (tasks/refetch.py).
+versions kept, found by re-checking recent pages with conditional GETs (tasks/fetch/refetch.py).
 
 The flow-level tests read the session's demo warehouse (tests/warehouse_demo.py: two real
 ingest runs over the demo site on loopback, the edit published in between). The policy tests

@@ -1,4 +1,4 @@
-"""Retries with backoff (tasks/retry.py) against a real loopback server and the real client."""
+"""Retries with backoff (tasks/fetch/retry.py) against a real loopback server and real client."""
 
 from __future__ import annotations
 

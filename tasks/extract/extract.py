@@ -9,8 +9,8 @@ trafilatura's ``deduplicate=True`` is off because its cache is process-global an
 Steps: sniff out non-HTML → parse once with lxml → read what trafilatura does not give (``<html
 lang>``, the declared canonical URL and publication time, headline candidates, captions incl. hidden
 lightbox copies, the JSON-LD body) → prune hidden and caption elements → trafilatura body + metadata
-(settings chosen by measurement, see benchmarks/README.md) → generic cleaning rules (tasks/clean.py)
-→ line hashes → per-source boilerplate.
+(settings chosen by measurement, see benchmarks/README.md) → generic cleaning rules
+(tasks/extract/clean.py) → line hashes → per-source boilerplate.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The feed lifecycle: pure decisions about whether to poll a feed and what its answer means for
 the next poll. No I/O here; ``tasks/feed_store`` keeps the state in ``feed_state`` and
-``flows/feed_lifecycle`` applies these decisions in the run.
+``tasks/fetch/lifecycle`` applies these decisions in the run.
 
 What the best feed readers do, and what newsflow does (reference/fetching.md §§2–3, 9):
 

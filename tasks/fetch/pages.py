@@ -5,7 +5,7 @@ The outcome of every page is a ``Page`` record (schemas/records.py) ready for th
 archive: the body when it is an HTML page, else an ``error`` that says why there is no article
 (HTTP status, not HTML, a binary body labelled as HTML, disallowed by robots.txt, a network
 problem) and whether trying again later could help. Transient failures (resets, timeouts, 5xx)
-are retried in place with backoff (tasks/retry.py), never waiting less than the host's
+are retried in place with backoff (tasks/fetch/retry.py), never waiting less than the host's
 politeness delay. A host that answers 429 (or 503 with Retry-After) is not asked for its other
 pages in this run: they are recorded as throttled and retried on a later run.
 """

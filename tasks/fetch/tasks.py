@@ -42,7 +42,7 @@ def poll_feed(
 ) -> feeds.FeedPoll:
     """One conditional GET of one feed, parsed into entries. ``url`` is the feed lifecycle's
     URL to poll (an adopted permanent redirect), else the configured one; transient failures
-    are retried (tasks/retry.py)."""
+    are retried (tasks/fetch/retry.py)."""
     etag, last_modified = validators
     target = url or source.feed
     headers = feeds.feed_headers(etag, last_modified)

@@ -7,7 +7,7 @@ date (the page's metadata wins, the feed's fills the gaps). And the next ingest 
 pages with a conditional GET, so it keeps the page's ETag and Last-Modified.
 
 One more input is not in the page: the per-source boilerplate (site chrome learnt from the
-articles stored so far, ``tasks/boilerplate.py``) that the run applied. It grows as articles
+articles stored so far, ``tasks/extract/boilerplate.py``) that the run applied. It grows as articles
 arrive, so re-extracting an old page with what is learnt *now* would strip lines the original
 run kept, and reprocessing would not reproduce ``articles``. So each ingest run records the set
 it applied per source (``run_boilerplate``, each distinct set stored once in
