@@ -20,7 +20,7 @@ STAGE_NAMES = {
 }
 
 #: Longest cause kept: DuckDB and OS messages are one sentence; a bug's repr can be huge.
-_MAX_CAUSE = 400
+_MAX_CAUSE = 700
 
 
 class RunFailed(RuntimeError):

@@ -75,7 +75,7 @@ class WarehouseDamaged(RuntimeError):
     def of(cls, path: str | PathLike[str], exc: BaseException) -> WarehouseDamaged:
         reason = " ".join(str(exc).split())
         return cls(
-            f"the working file {path} is damaged and cannot be opened ({reason[:200]}); move "
+            f"the working file {path} is damaged and cannot be opened ({reason[:160]}); move "
             'it away and run again to rebuild it from scratch (see the README, "A damaged '
             'working file")'
         )
