@@ -39,6 +39,7 @@ def ingest_stages(run: Run) -> QualityReport:
     sources = [s for s in config.sources if s.enabled]
 
     # Sources that are gone, paused or waiting out a Retry-After are skipped (and recorded).
+    summary.at_stage("poll feeds")  # the stage a failure is reported at, until the next one
     polls, feed_round = lifecycle.poll_sources(warehouse, sources, config)
     release_freed_memory()  # feed bodies (up to max_feed_bytes each) are parsed and gone
     summary.feeds_polled = sum(1 for p in polls if not p.skipped)
@@ -57,6 +58,7 @@ def ingest_stages(run: Run) -> QualityReport:
     jobs = [(batch, None) for batch in batches(entries, size)]
     jobs += [(batch, rechecks.headers) for batch in batches(rechecks.entries, size)]
     frames: list[Any] = []  # each batch's checked rows, for one Data Docs page per run
+    summary.at_stage("fetch pages")
     pages = len(entries) + len(rechecks)
     with (
         progress.progress("Fetching pages", pages) as bar,

@@ -6,20 +6,28 @@ gate → announce → finish the run record → publish the snapshot → the fin
 
 Announcing comes before publishing so that the snapshot analysts read holds this run's
 ``alert_log`` and ``notified_state`` together with its ``dq_results``.
+
+A run that fails (the warehouse cannot be opened, a DuckDB error, a full disk, a crash in a
+stage) is recorded as failed and ends in a Failed state carrying
+:class:`~newsflow.flows.failure.RunFailed`: one line naming the stage and the cause, never a
+traceback (the CLI exits 3). What earlier batches loaded stays in the working file; the next
+run publishes it (``Warehouse.publish`` compares the snapshot's watermark).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 from prefect.runtime import flow_run
 
-from newsflow.schemas.config import Config, load_config
+from newsflow.flows.failure import RunFailed, one_line, stage_name
+from newsflow.schemas.config import Config, ConfigError, load_config
 from newsflow.tasks.quality import gate
 from newsflow.tasks.quality.gate import QualityReport
 from newsflow.tasks.quality.tasks import announce
@@ -44,11 +52,23 @@ class FlowSummary:
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
+        """Time ``stage``; while it runs it is the stage a failure is reported at."""
         started = time.perf_counter()
+        outer = self.current_stage()
+        self._stage = stage
         try:
             yield
+            self._stage = outer  # an exception leaves the innermost stage named
         finally:
             self.stage_s[stage] = self.stage_s.get(stage, 0.0) + time.perf_counter() - started
+
+    def at_stage(self, stage: str) -> None:
+        """Name the stage running now, for work outside a timed stage."""
+        self._stage = stage
+
+    def current_stage(self) -> str:
+        """The stage running now (or that failed): not a field, so not in ``--json``."""
+        return getattr(self, "_stage", "")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,26 +143,66 @@ def run_flow(
     """Run ``stages`` under the warehouse's writer guards and end the run the one way.
 
     Returns the summary, or a Failed state carrying it when a critical check failed (a direct
-    call then raises :class:`~newsflow.tasks.quality.gate.CriticalChecksFailed`)."""
+    call then raises :class:`~newsflow.tasks.quality.gate.CriticalChecksFailed`), or a Failed
+    state carrying :class:`RunFailed` when a stage raised (a direct call raises that)."""
     started = time.monotonic()
     config = config or load_config(config_path)
     db_path = db or config.warehouse.path
     summary = summary_type(run_id=current_run_id(), db=db_path)
-    # One writer at a time: deployment limit, Prefect writer slot, DuckDB lock.
-    with open_for_writing(db_path, lock_timeout_s=config.warehouse.lock_timeout_s) as warehouse:
-        run = Run(warehouse=warehouse, config=config, run_id=summary.run_id, summary=summary)
-        warehouse.start_run(run.run_id, flow_name)
-        try:
-            report = stages(run)
-            conclude(run, report)
-        except BaseException as exc:
-            message = f"{type(exc).__name__}: {exc}"
-            warehouse.finish_run(run.run_id, "failed", summary.counts(), message)
-            raise
+    try:
+        report = _run_stages(flow_name, stages, config, db_path, summary)
+    except ConfigError:
+        raise  # exit 2: the user's file, not the run
+    except Exception as exc:
+        return _failed_state(summary, exc)
     summary.elapsed_s = time.monotonic() - started
     if summary.critical_failed:  # Prefect state Failed; a direct call raises with the summary
         return gate.failed_state(summary, report.failure_message)
     return summary
+
+
+def _run_stages(
+    flow_name: str,
+    stages: Callable[[Run], QualityReport],
+    config: Config,
+    db_path: str,
+    summary: FlowSummary,
+) -> QualityReport:
+    """Open the warehouse, record the run, run the stages and conclude; a failure is recorded
+    in ``pipeline_runs`` (as far as the warehouse still lets us) and re-raised."""
+    summary.at_stage("open the warehouse")
+    # One writer at a time: deployment limit, Prefect writer slot, DuckDB lock.
+    with open_for_writing(
+        db_path,
+        lock_timeout_s=config.warehouse.lock_timeout_s,
+        memory_limit=config.warehouse.memory_limit,
+    ) as warehouse:
+        run = Run(warehouse=warehouse, config=config, run_id=summary.run_id, summary=summary)
+        warehouse.start_run(run.run_id, flow_name)
+        summary.at_stage(flow_name)  # until a timed stage names itself
+        try:
+            report = stages(run)
+            conclude(run, report)
+        except BaseException as exc:
+            # A full disk or a DuckDB fatal error can leave the connection unusable: the run
+            # record is then best effort, and must never hide the cause.
+            with suppress(Exception):
+                warehouse.finish_run(run.run_id, "failed", summary.counts(), one_line(exc))
+            raise
+    return report
+
+
+def _failed_state(summary: FlowSummary, exc: Exception) -> Any:
+    """The Failed state of a run whose stage raised: the cause in one line, the traceback only
+    in the debug log. A direct call of the flow raises the :class:`RunFailed` it carries."""
+    from prefect.states import Failed
+
+    failed = RunFailed(stage_name(summary.current_stage() or "the run"), one_line(exc))
+    logger.debug("run %s failed", summary.run_id, exc_info=exc)
+    return Failed(message=str(failed), data=failed)
+
+
+logger = logging.getLogger("newsflow.run")
 
 
 def conclude(run: Run, report: QualityReport) -> None:

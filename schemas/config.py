@@ -8,7 +8,9 @@ can print it without a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -28,26 +30,51 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: A DuckDB memory size as the config takes it: a number and a unit ("2GB", "512MiB").
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+_UNITS = {"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
+_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+#: Below this DuckDB cannot hold a batch's working set at all.
+MIN_MEMORY_BYTES = 64 * 2**20
+
+
 class WarehouseConfig(_Strict):
     path: str = "newsflow.duckdb"
-    lock_timeout_s: float = 600.0  # how long a run waits for another run's write lock
+    # how long a run waits for another run's write lock
+    lock_timeout_s: float = Field(default=600.0, ge=0)
+    # DuckDB's memory limit for the run's writes ("2GB"); None: min(25 % of RAM, 2 GB).
+    # What does not fit spills to <working file>.tmp/ beside the working file.
+    memory_limit: str | None = None
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        match = _SIZE.match(value)
+        if not match:
+            raise ValueError("must be a size with a unit, like '2GB' or '512MiB'")
+        size = float(match[1]) * _UNITS[match[2].lower()]
+        if size < MIN_MEMORY_BYTES:
+            raise ValueError("must be at least 64MiB")
+        return f"{match[1]}{match[2]}"
 
 
 class FetchConfig(_Strict):
-    user_agent: str = DEFAULT_USER_AGENT
-    allow_private: list[str] = Field(default_factory=list)
-    per_host_delay_s: float = 1.0
-    connect_timeout_s: float = 5.0
-    read_timeout_s: float = 15.0
-    page_deadline_s: float = 45.0
-    feed_deadline_s: float = 30.0
-    max_page_bytes: int = 5 * 1024 * 1024
-    max_feed_bytes: int = 10 * 1024 * 1024
-    max_redirects: int = 5
-    max_workers: int = 8  # concurrent hosts
+    user_agent: str = Field(default=DEFAULT_USER_AGENT, min_length=1)
+    allow_private: list[str] = Field(default_factory=list)  # "host:port" or CIDR entries
+    per_host_delay_s: float = Field(default=1.0, ge=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    read_timeout_s: float = Field(default=15.0, gt=0)
+    page_deadline_s: float = Field(default=45.0, gt=0)
+    feed_deadline_s: float = Field(default=30.0, gt=0)
+    max_page_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    max_feed_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_redirects: int = Field(default=5, ge=0)
+    max_workers: int = Field(default=8, ge=1)  # concurrent hosts
     respect_robots: bool = True
-    max_entries_per_feed: int = 200
-    batch_size: int = 100  # pages per Prefect task run
+    max_entries_per_feed: int = Field(default=200, ge=1)
+    batch_size: int = Field(default=100, ge=1)  # pages per Prefect task run
     # Retries and the feed lifecycle (docs/fetching.md, tasks/fetch/retry.py and feed_policy.py):
     retries: int = Field(default=2, ge=0, le=5)  # extra tries for resets, timeouts and 5xx only
     retry_backoff_s: float = Field(default=0.5, ge=0)  # base of the exponential backoff + jitter
@@ -59,6 +86,37 @@ class FetchConfig(_Strict):
     refetch_window_h: float = Field(default=24.0, ge=0)  # pages first seen this recently; 0 = off
     refetch_interval_min: float = Field(default=120.0, ge=0)  # each page at most this often
     refetch_max_pages: int = Field(default=500, ge=0)  # per run, least recently checked first
+
+    @field_validator("allow_private")
+    @classmethod
+    def _allow_entries(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            if not _allow_entry_ok(entry):
+                raise ValueError(
+                    f"{entry!r} is neither 'host:port' nor a CIDR (examples: '127.0.0.1:8080', "
+                    "'[::1]:8080', 'localhost:8080', '10.0.0.0/8')"
+                )
+        return entries
+
+
+def _allow_entry_ok(entry: str) -> bool:
+    """The forms the address guard takes (``tasks/fetch/addresses.py``): a CIDR, a bare IP, or
+    ``host:port`` with a port from 1 to 65535 (IPv6 hosts in brackets)."""
+    text = entry.strip()
+    if "/" in text:
+        try:
+            ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            return False
+        return True
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    else:
+        return True
+    host, sep, port = text.rpartition(":")
+    return bool(sep and host.strip("[]") and port.isdigit() and 0 < int(port) < 65536)
 
 
 class AlertsConfig(_Strict):

@@ -1,5 +1,6 @@
 """The config file: defaults, the lookup order, and errors that name file, key and problem."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,53 @@ def test_thresholds_are_checked_at_load_and_kept_as_written():
         parse_config('[checks]\nearliest_published = "soon"\n')
     with pytest.raises(ConfigError, match=r"sources\[0\] \('a'\)\.checks: unknown threshold"):
         parse_config('[[sources]]\nname = "a"\nfeed = "https://a.example/rss"\nchecks = { x = 1 }')
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ('[fetch]\nallow_private = ["not-a-cidr/99"]', "fetch.allow_private", "nor a CIDR"),
+        ('[fetch]\nallow_private = ["localhost:0"]', "fetch.allow_private", "nor a CIDR"),
+        ('[fetch]\nallow_private = ["host-without-port"]', "fetch.allow_private", "nor a CIDR"),
+        ("[fetch]\nper_host_delay_s = -1", "fetch.per_host_delay_s", "greater than or equal to 0"),
+        ("[fetch]\nmax_workers = 0", "fetch.max_workers", "greater than or equal to 1"),
+        ("[fetch]\nbatch_size = 0", "fetch.batch_size", "greater than or equal to 1"),
+        ("[fetch]\nconnect_timeout_s = 0", "fetch.connect_timeout_s", "greater than 0"),
+        ("[fetch]\nread_timeout_s = -2", "fetch.read_timeout_s", "greater than 0"),
+        ("[fetch]\nmax_page_bytes = 0", "fetch.max_page_bytes", "greater than or equal to 1"),
+        ("[fetch]\nmax_redirects = -1", "fetch.max_redirects", "greater than or equal to 0"),
+        ("[fetch]\nmax_entries_per_feed = 0", "fetch.max_entries_per_feed", "greater than or"),
+        ("[warehouse]\nlock_timeout_s = -5", "warehouse.lock_timeout_s", "greater than or equal"),
+        ('[warehouse]\nmemory_limit = "lots"', "warehouse.memory_limit", "a size with a unit"),
+        ('[warehouse]\nmemory_limit = "1MB"', "warehouse.memory_limit", "at least 64MiB"),
+        ("[warehouse]\nmemory_limit = 2048", "warehouse.memory_limit", "string"),
+    ],
+)
+def test_every_value_is_range_checked_at_load(text, key, problem):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, origin="news.toml")
+    message = str(caught.value)
+    assert message.startswith(f"news.toml: {key}: ") and problem in message
+    assert "\n" not in message  # one line
+
+
+def test_allow_private_takes_every_form_the_address_guard_does():
+    entries = ["127.0.0.1:8080", "[::1]:8080", "localhost:8080", "10.0.0.0/8", "::1", "1.2.3.4"]
+    assert parse_config(f"[fetch]\nallow_private = {entries!r}").fetch.allow_private == entries
+
+
+def test_memory_limit_reaches_the_writer_and_spills_beside_the_working_file(tmp_path):
+    from newsflow.tasks.warehouse.connection import default_memory_limit
+    from newsflow.tasks.warehouse.warehouse import Warehouse
+
+    config = parse_config('[warehouse]\nmemory_limit = "300MiB"')
+    with Warehouse.open(
+        tmp_path / "news.duckdb", lock_timeout_s=5, memory_limit=config.warehouse.memory_limit
+    ) as warehouse:
+        assert warehouse.scalar("SELECT current_setting('memory_limit')") == "300.0 MiB"
+        spill = warehouse.scalar("SELECT current_setting('temp_directory')")
+        assert spill == f"{warehouse.working}.tmp"
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    expected_mb = int(min(ram / 4, 2 * 1024**3)) // 1024**2
+    assert default_memory_limit() == f"{expected_mb}MB"
+    assert parse_config("").warehouse.memory_limit is None  # the default: decided per machine

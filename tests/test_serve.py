@@ -154,7 +154,7 @@ def test_serve_refuses_what_cannot_run(prefect_harness, monkeypatch, tmp_path, c
         demo_config("http://127.0.0.1:9", db="n.duckdb"), tmp_path / "n.toml"
     )
     with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):  # nobody there
-        assert main(["serve", "--config", str(config_file)]) == 1
+        assert main(["serve", "--config", str(config_file)]) == 3  # the run could not start
     assert "does not answer" in capsys.readouterr().err
 
 

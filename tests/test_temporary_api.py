@@ -72,7 +72,7 @@ def test_a_configured_api_is_used_as_is():
 
 
 def test_a_server_that_does_not_come_up_is_one_clear_error(tmp_path):
-    """``newsflow run`` when the temporary server does not answer in time: exit 1, one line
+    """``newsflow run`` when the temporary server does not answer in time: exit 3, one line
     naming the server's log, no traceback, and the server process stopped."""
     config = write_config(demo_config("http://127.0.0.1:9", db="n.duckdb"), tmp_path / "n.toml")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
@@ -86,7 +86,7 @@ def test_a_server_that_does_not_come_up_is_one_clear_error(tmp_path):
         text=True,
         timeout=300,
     )
-    assert done.returncode == 1
+    assert done.returncode == 3
     assert "Traceback" not in done.stderr
     log = tmp_path / "prefect-home" / "newsflow-temporary-server.log"
     assert "did not answer at http://127.0.0.1:" in done.stderr and str(log) in done.stderr

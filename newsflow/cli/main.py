@@ -16,9 +16,9 @@ from newsflow import __version__
 from newsflow.cli import extract, ingest, serve, warehouse
 from newsflow.cli.output import (
     EXIT_BAD_CONFIG,
-    EXIT_CHECK_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_RUN_FAILED,
     error,
 )
 
@@ -29,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_OK
+    from newsflow.flows.scaffold import RunFailed
     from newsflow.ops.prefect_server import ServerStartError
     from newsflow.schemas.config import ConfigError
     from newsflow.tasks.warehouse.connection import WarehouseLocked
@@ -38,9 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         error(str(exc))
         return EXIT_BAD_CONFIG
-    except (WarehouseLocked, ServerStartError) as exc:  # no Prefect API: nothing ran
+    except (RunFailed, WarehouseLocked, ServerStartError) as exc:  # a stage, or nothing, ran
         error(str(exc))
-        return EXIT_CHECK_FAILED
+        return EXIT_RUN_FAILED
     except KeyboardInterrupt:
         error("interrupted")
         return EXIT_INTERRUPTED

@@ -15,8 +15,11 @@ if TYPE_CHECKING:
     from newsflow.flows.scaffold import CheckSummary, FlowSummary, RunSummary
 
 EXIT_OK = 0
-EXIT_CHECK_FAILED = 1  # a critical data-quality check failed, or there was no Prefect API
+EXIT_CHECK_FAILED = 1  # a critical data-quality check failed (the valid rows are loaded)
 EXIT_BAD_CONFIG = 2  # a bad config, a bad argument, a missing file, SQL that does not run
+#: The run failed: it could not start (warehouse locked or unusable, no Prefect server) or a
+#: stage failed (a DuckDB error, a full disk, a crash); one line names the stage and the cause.
+EXIT_RUN_FAILED = 3
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
 

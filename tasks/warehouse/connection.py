@@ -2,11 +2,13 @@
 
 Nothing is downloaded at run time (extensions come from their pip packages only), so every
 connection, the pipeline's and a reader's alike, turns DuckDB's extension auto-install and
-auto-load off. The pipeline's own read-write connection adds its memory settings.
+auto-load off. The pipeline's own read-write connection adds its memory settings
+(``[warehouse] memory_limit``, spilling beside the working file).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from os import PathLike
@@ -19,17 +21,41 @@ OFFLINE: dict[str, str] = {
     "autoload_known_extensions": "false",
 }
 
-#: The pipeline's read-write connection. DuckDB caches up to 80 % of RAM by default; the
-#: pipeline streams batches and DuckDB spills what does not fit, so a fixed cap keeps a run's
-#: memory flat as the warehouse grows (measured over 5,000 pages: 256 MB let the run process
-#: grow ~60 MB more at publish), and its allocator hands freed memory back instead of keeping
-#: up to 128 MB of it.
+#: The pipeline's read-write connection, less its memory limit and temp directory (see
+#: :func:`writer_settings`): the allocator hands freed memory back instead of keeping it.
 WRITER: dict[str, str] = {
     **OFFLINE,
-    "memory_limit": "128MB",
     "allocator_flush_threshold": "32MB",
     "allocator_background_threads": "true",
 }
+
+#: The default ``[warehouse] memory_limit``: a quarter of the machine's RAM, at most 2 GB.
+#: DuckDB's own default (80 % of RAM) competes with the extraction workers and the other
+#: processes of a shared machine; a fixed small cap (the former 128 MB) made bulk writes over
+#: hundreds of sources fail with "failed to pin block". What does not fit spills to the temp
+#: directory beside the working file.
+DEFAULT_MEMORY_SHARE = 0.25
+DEFAULT_MEMORY_CAP = 2 * 1024**3
+
+
+def default_memory_limit() -> str:
+    """min(25 % of RAM, 2 GB), as DuckDB reads it (``"512MB"``)."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: take the cap
+        ram = DEFAULT_MEMORY_CAP * 4
+    return f"{int(min(ram * DEFAULT_MEMORY_SHARE, DEFAULT_MEMORY_CAP)) // 1024**2}MB"
+
+
+def writer_settings(path: str | PathLike[str], memory_limit: str | None) -> dict[str, str]:
+    """The writer's settings for the working file ``path``: its memory limit (the config's,
+    else :func:`default_memory_limit`) and spilling to ``<working file>.tmp/`` beside it."""
+    return {
+        **WRITER,
+        "memory_limit": memory_limit or default_memory_limit(),
+        "temp_directory": f"{os.fspath(path)}.tmp",
+    }
+
 
 Connection = duckdb.DuckDBPyConnection
 Error = duckdb.Error
@@ -39,21 +65,42 @@ class WarehouseLocked(RuntimeError):
     """Another process holds the working file; the message names the file and the holder."""
 
 
+class WarehouseDamaged(RuntimeError):
+    """The working file exists but DuckDB cannot read it (truncated, overwritten, corrupt).
+
+    The message names the file and the recovery (README, "A damaged working file"): nothing
+    was written, and the snapshot analysts read is untouched."""
+
+    @classmethod
+    def of(cls, path: str | PathLike[str], exc: BaseException) -> WarehouseDamaged:
+        reason = " ".join(str(exc).split())
+        return cls(
+            f"the working file {path} is damaged and cannot be opened ({reason[:160]}); move "
+            'it away and run again to rebuild it from scratch (see the README, "A damaged '
+            'working file")'
+        )
+
+
 def connect_read_only(path: str | PathLike[str]) -> Connection:
     """A reader's connection to a warehouse file (the snapshot, or the working file)."""
     return duckdb.connect(str(path), read_only=True, config=OFFLINE)
 
 
-def connect_with_wait(path: str | PathLike[str], timeout_s: float) -> Connection:
+def connect_with_wait(
+    path: str | PathLike[str], timeout_s: float, memory_limit: str | None = None
+) -> Connection:
     """Open ``path`` read-write for the pipeline, waiting while another process holds its lock."""
     deadline = time.monotonic() + timeout_s
     delay = 0.2
+    settings = writer_settings(path, memory_limit)
     while True:
         try:
-            return duckdb.connect(str(path), config=WRITER)
-        except duckdb.IOException as exc:
+            return duckdb.connect(str(path), config=settings)
+        except duckdb.Error as exc:
             message = str(exc)
-            if "lock" not in message.lower():
+            if not is_lock_error(message):
+                if os.path.isfile(path) and "permission" not in message.lower():
+                    raise WarehouseDamaged.of(path, exc) from None
                 raise
             if time.monotonic() >= deadline:
                 holder = _lock_holder(message)
@@ -63,6 +110,13 @@ def connect_with_wait(path: str | PathLike[str], timeout_s: float) -> Connection
                 ) from None
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
+
+
+def is_lock_error(message: str) -> bool:
+    """DuckDB's "Could not set lock on file …: Conflicting lock is held in …" (and not, say, a
+    corrupt file's "failed to read block")."""
+    lowered = message.lower()
+    return "could not set lock" in lowered or "conflicting lock" in lowered
 
 
 def _lock_holder(message: str) -> str:

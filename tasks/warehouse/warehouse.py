@@ -13,10 +13,12 @@ is one transaction, so a crash never leaves half a batch behind.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,14 +28,11 @@ import duckdb
 import pyarrow as pa
 
 from newsflow.tasks.fetch.feeds import FeedPoll
-from newsflow.tasks.warehouse import search
+from newsflow.tasks.warehouse import search, snapshot
 from newsflow.tasks.warehouse.alert_store import AlertStore
 from newsflow.tasks.warehouse.archive import RunBoilerplateStore
 from newsflow.tasks.warehouse.bulk import arrow_table as _arrow
-from newsflow.tasks.warehouse.connection import (
-    connect_read_only,
-    connect_with_wait,
-)
+from newsflow.tasks.warehouse.connection import WarehouseDamaged, connect_with_wait
 from newsflow.tasks.warehouse.feed_store import FeedStore
 from newsflow.tasks.warehouse.metrics import TableMetrics
 from newsflow.tasks.warehouse.migrate import migrate
@@ -84,6 +83,23 @@ class LoadCounts:
         return self
 
 
+def check_location(published: Path, working: Path) -> None:
+    """Refuse a warehouse location before anything is written: a directory where the snapshot
+    or the working file should be (found only at publish otherwise, after a whole run)."""
+    for path in (published, working):
+        if path.is_dir():
+            raise IsADirectoryError(
+                errno.EISDIR,
+                "warehouse.path names a directory, not a DuckDB file (name a file inside it)",
+                str(path),
+            )
+    parent = next((p for p in published.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise NotADirectoryError(
+            errno.ENOTDIR, "the warehouse's folder is a file, not a directory", str(parent)
+        )
+
+
 def working_path(published: Path) -> Path:
     """``news.duckdb`` → ``news.work.duckdb``: the file only the pipeline opens."""
     return published.with_name(f"{published.stem}.work{published.suffix or '.duckdb'}")
@@ -105,12 +121,32 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
         self.working = working
 
     @classmethod
-    def open(cls, published: str | os.PathLike[str], *, lock_timeout_s: float = 600.0) -> Warehouse:
+    def open(
+        cls,
+        published: str | os.PathLike[str],
+        *,
+        lock_timeout_s: float = 600.0,
+        memory_limit: str | None = None,
+    ) -> Warehouse:
+        """Open the working file for writing (created, with its folder, when missing).
+
+        Raises OSError for a location that cannot hold a warehouse (a directory where the file
+        should be, a folder that cannot be created), :class:`WarehouseLocked` after waiting
+        out another writer, and :class:`WarehouseDamaged` for a working file DuckDB cannot
+        read: all before anything is written."""
         published_path = Path(published).expanduser().resolve()
-        published_path.parent.mkdir(parents=True, exist_ok=True)
         working = working_path(published_path)
-        con = connect_with_wait(working, lock_timeout_s)
-        migrate(con)
+        check_location(published_path, working)
+        published_path.parent.mkdir(parents=True, exist_ok=True)
+        existed = working.exists()
+        con = connect_with_wait(working, lock_timeout_s, memory_limit)
+        try:
+            migrate(con)
+        except duckdb.Error as exc:
+            con.close()
+            if not existed:
+                raise
+            raise WarehouseDamaged.of(working, exc) from None
         return cls(con, published_path, working)
 
     def close(self) -> None:
@@ -423,25 +459,64 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
         With ``articles_changed=False`` (a tick where no page was processed) the current
         snapshot is copied and only the small bookkeeping tables are refreshed: the articles,
         their versions, clusters and full-text index stay as they are, so an idle tick costs a
-        file copy instead of a rebuild that grows with the warehouse.
+        file copy instead of a rebuild that grows with the warehouse. That shortcut is taken
+        only when the snapshot holds what the working file holds (same schema, same change
+        watermark): after a run that failed once its articles were loaded, the next tick
+        rebuilds the snapshot, whatever it found.
+
+        Around the rename: temp files of killed publishes are removed, a read-write session on
+        the snapshot is reported, and the ``.wal`` such a session leaves is removed (and
+        reported), so that no reader replays an analyst's writes onto the new snapshot.
         """
         self.con.execute("CHECKPOINT")
+        snapshot.remove_stale_temp_files(self.published)
+        holder = snapshot.read_write_holder(self.published)
+        if holder:
+            snapshot.warn(
+                f"the snapshot {self.published} is open read-write ({holder}): it blocks "
+                "every other reader until that session ends, and its writes are not kept; "
+                "open the snapshot read-only"
+            )
         tmp = self.published.with_name(f".{self.published.name}.{os.getpid()}.tmp")
-        for leftover in (tmp, Path(f"{tmp}.wal")):
+        leftovers = (tmp, Path(f"{tmp}.wal"))
+        for leftover in leftovers:
             leftover.unlink(missing_ok=True)
-        own = self.scalar("SELECT current_database()")
-        if not articles_changed and self._snapshot_is_current():
-            shutil.copyfile(self.published, tmp)
-            self.con.execute(f"ATTACH '{_sql_str(str(tmp))}' AS snapshot")
-            try:
-                with self._transaction():
-                    for table in (*SNAPSHOT_TABLES, "raw_pages"):
-                        if table not in _ARTICLE_TABLES:
-                            self._copy_to_snapshot(own, table)
-            finally:
-                self.con.execute("DETACH snapshot")
+        mark = snapshot.watermark(self.con)
+        try:
+            if not articles_changed and self._snapshot_holds(mark):
+                self._refresh_snapshot(tmp, mark)
+            else:
+                self._rebuild_snapshot(tmp, mark)
             os.replace(tmp, self.published)
-            return self.published
+        except BaseException:
+            for leftover in leftovers:  # nothing half-written stays beside the snapshot
+                with suppress(OSError):
+                    leftover.unlink(missing_ok=True)
+            raise
+        if snapshot.drop_snapshot_wal(self.published):
+            snapshot.warn(
+                f"removed {self.published}.wal, left by a read-write session on the snapshot: "
+                "read-only readers would have replayed its writes onto the new snapshot"
+            )
+        return self.published
+
+    def _refresh_snapshot(self, tmp: Path, mark: str) -> None:
+        """A copy of the current snapshot with this run's bookkeeping tables."""
+        own = self.scalar("SELECT current_database()")
+        shutil.copyfile(self.published, tmp)
+        self.con.execute(f"ATTACH '{_sql_str(str(tmp))}' AS snapshot")
+        try:
+            with self._transaction():
+                for table in (*SNAPSHOT_TABLES, "raw_pages"):
+                    if table not in _ARTICLE_TABLES:
+                        self._copy_to_snapshot(own, table)
+                self._record_snapshot_state(mark)
+        finally:
+            self.con.execute("DETACH snapshot")
+
+    def _rebuild_snapshot(self, tmp: Path, mark: str) -> None:
+        """A new snapshot from every table of the working file (the HTML left out)."""
+        own = self.scalar("SELECT current_database()")
         search.sync_index(self.con)  # index what changed since the last publish
         self.con.execute(f"ATTACH '{_sql_str(str(tmp))}' AS snapshot")
         try:
@@ -459,11 +534,19 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
                     "status and error; the HTML itself stays in the working file (NULL here).'"
                 )
                 search.fill_index(self.con, own, "snapshot")
+                self._record_snapshot_state(mark)
         finally:
             self.con.execute(f'USE "{own}"')
             self.con.execute("DETACH snapshot")
-        os.replace(tmp, self.published)
-        return self.published
+
+    def _record_snapshot_state(self, mark: str) -> None:
+        """The snapshot's one ``snapshot_state`` row: when, up to which run, what it holds."""
+        self.con.execute("DELETE FROM snapshot.snapshot_state")
+        self.con.execute(
+            "INSERT INTO snapshot.snapshot_state SELECT ?, "
+            "(SELECT run_id FROM pipeline_runs ORDER BY started_at DESC LIMIT 1), ?",
+            [_now(), mark],
+        )
 
     def _copy_to_snapshot(self, own: str, table: str) -> None:
         self.con.execute(f"DELETE FROM snapshot.{table}")
@@ -473,17 +556,12 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
             select = f'SELECT * FROM "{own}".{table}'
         self.con.execute(f"INSERT INTO snapshot.{table} {select}")
 
-    def _snapshot_is_current(self) -> bool:
-        """True when the published file exists and has this file's schema version."""
-        if not self.published.exists():
-            return False
-        try:
-            with connect_read_only(self.published) as snap:
-                theirs = snap.execute("SELECT max(version) FROM schema_migrations").fetchone()
-        except duckdb.Error:
-            return False
+    def _snapshot_holds(self, mark: str) -> bool:
+        """True when the published file has this file's schema version and holds its articles:
+        the watermark it recorded, and the one its tables give now, equal ``mark``."""
+        version, recorded, actual = snapshot.snapshot_watermarks(self.published)
         ours = self.scalar("SELECT max(version) FROM schema_migrations")
-        return theirs is not None and theirs[0] == ours
+        return version == ours and recorded == mark and actual == mark
 
 
 #: What ``record_feed_polls`` merges into ``feed_state``, one row per source that was polled.

@@ -46,7 +46,9 @@ logger = logging.getLogger("newsflow.writer")
 
 
 @contextmanager
-def open_for_writing(db: str | os.PathLike[str], *, lock_timeout_s: float) -> Iterator[Warehouse]:
+def open_for_writing(
+    db: str | os.PathLike[str], *, lock_timeout_s: float, memory_limit: str | None = None
+) -> Iterator[Warehouse]:
     """The warehouse, open for writing, with every guard held; released on exit.
 
     The first run into a new location also publishes an empty snapshot straight away, so that
@@ -56,7 +58,9 @@ def open_for_writing(db: str | os.PathLike[str], *, lock_timeout_s: float) -> It
     published = Path(db).expanduser().resolve()
     with writer_slot(working_path(published), timeout_s=lock_timeout_s):
         remaining = max(deadline - time.monotonic(), 0.0)
-        with Warehouse.open(published, lock_timeout_s=remaining) as warehouse:
+        with Warehouse.open(
+            published, lock_timeout_s=remaining, memory_limit=memory_limit
+        ) as warehouse:
             if not warehouse.published.exists():
                 warehouse.publish()
             yield warehouse

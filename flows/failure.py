@@ -1,0 +1,54 @@
+"""A run that failed: which stage, and why, in one line (the CLI's exit code 3).
+
+Kept free of Prefect and DuckDB imports so that the CLI can catch :class:`RunFailed` without
+loading either.
+"""
+
+from __future__ import annotations
+
+#: The stage names a summary times (``FlowSummary.timed``), as a person reads them.
+STAGE_NAMES = {
+    "fetch": "fetch pages",
+    "archive": "archive pages",
+    "extract": "extract",
+    "validate": "validate",
+    "load": "load",
+    "clusters": "story clusters",
+    "checks": "table checks",
+    "alerts": "alerts",
+    "publish": "publish",
+}
+
+#: Longest cause kept: DuckDB and OS messages are one sentence; a bug's repr can be huge.
+_MAX_CAUSE = 700
+
+
+class RunFailed(RuntimeError):
+    """A stage of a run failed; the message is one line naming the stage and the cause.
+
+    The run is recorded as failed in ``pipeline_runs`` and its Prefect state is Failed; what
+    the earlier batches loaded stays loaded, and the next run publishes it."""
+
+    def __init__(self, stage: str, cause: str) -> None:
+        self.stage = stage
+        self.cause = cause
+        super().__init__(f"the run failed at {stage}: {cause}")
+
+    def __reduce__(self) -> tuple[object, ...]:  # Prefect may pickle a state's data
+        return (type(self), (self.stage, self.cause))
+
+
+def stage_name(stage: str) -> str:
+    """``"fetch"`` → ``"fetch pages"``; names without a gloss are kept as they are."""
+    return STAGE_NAMES.get(stage, stage)
+
+
+def one_line(exc: BaseException) -> str:
+    """The exception as one short line: its type and its message, whitespace collapsed.
+
+    DuckDB's messages run over several lines (a hint, a stack of contexts); an OSError already
+    names the errno, the reason and the file."""
+    text = " ".join(str(exc).split()) or "no message"
+    kind = type(exc).__name__
+    line = text if text.startswith(kind) else f"{kind}: {text}"
+    return line if len(line) <= _MAX_CAUSE else line[: _MAX_CAUSE - 1] + "…"
