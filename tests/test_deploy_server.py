@@ -30,7 +30,8 @@ from newsflow.cli.serve import INGEST_CRON
 from newsflow.demo.config import demo_config
 from newsflow.ops.prefect_server import free_port, wait_healthy
 from newsflow.schemas.config_toml import write_config
-from newsflow.tasks.warehouse.writer import WRITER_LIMIT
+from newsflow.tasks.warehouse.warehouse import working_path
+from newsflow.tasks.warehouse.writer import writer_limit_name
 
 pytestmark = pytest.mark.server
 
@@ -177,7 +178,8 @@ def test_worker_runs_the_deployed_ingest(server, demo_site, tmp_path):
     assert not (elsewhere / "news.duckdb").exists()
 
     # The run held the warehouse writer slot and gave it back.
-    limit = requests.get(f"{api}/v2/concurrency_limits/{WRITER_LIMIT}", timeout=10).json()
+    slot = writer_limit_name(working_path(warehouse))
+    limit = requests.get(f"{api}/v2/concurrency_limits/{slot}", timeout=10).json()
     assert (limit["limit"], limit["active_slots"]) == (1, 0)
 
 

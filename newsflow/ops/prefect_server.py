@@ -34,6 +34,9 @@ STARTUP_TIMEOUT_S = 180.0  # a first start migrates a new database: slow on a bu
 _BIND_FAILED = 3  # uvicorn's exit code when its port is taken
 _LAUNCH_ATTEMPTS = 3
 
+#: Names the temporary API server while a command runs against it (read by the writer guard).
+TEMPORARY_API_ENV = "NEWSFLOW_TEMPORARY_API"
+
 
 def _quiet(_message: str) -> None:
     """The default ``note``: library callers are told nothing."""
@@ -160,7 +163,13 @@ def temporary_api() -> Iterator[str]:
         poll_s=0.1,
         grace_s=5.0,
     ) as url:
-        yield url
+        # The writer guard takes no Prefect slot on a server without lease services: DuckDB's
+        # lock guards these runs (tasks/warehouse/writer.py).
+        os.environ[TEMPORARY_API_ENV] = url
+        try:
+            yield url
+        finally:
+            os.environ.pop(TEMPORARY_API_ENV, None)
 
 
 @contextmanager

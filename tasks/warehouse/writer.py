@@ -5,26 +5,31 @@ working file, outermost first:
 
 1. the deployment's own ``concurrency_limit: 1`` (``deploy/prefect.yaml``, ``newsflow serve``)
    keeps two runs of one deployment from starting together;
-2. a Prefect global concurrency limit, :data:`WRITER_LIMIT` (one slot), held around the run's
-   writes whenever a Prefect server is configured (``PREFECT_API_URL``). It also serialises
-   *different* flows that write (ingest, reprocess) and workers on other machines, and it
-   queues them in Prefect, where the UI shows who waits for whom;
+2. a Prefect global concurrency limit per warehouse, :func:`writer_limit_name` (one slot,
+   named from the working file's path), held around the run's writes whenever a Prefect
+   server is configured (``PREFECT_API_URL``). It also serialises *different* flows that write
+   the same warehouse (ingest, reprocess) and workers on other machines, and it queues them in
+   Prefect, where the UI shows who waits for whom; runs into different warehouses never wait
+   for each other;
 3. DuckDB's own file lock, which :meth:`Warehouse.open` waits on: the last line of defence, and
-   the only one when no server is configured (``newsflow run`` on a laptop).
+   the only one without a real server (``newsflow run`` on a laptop).
 
 Whichever guard makes a run wait, the run waits at most ``warehouse.lock_timeout_s`` in total
 and then fails with :class:`WarehouseLocked`, naming the file and the holder, before it has
 written anything.
 
-The global limit is skipped without a configured server on purpose: the temporary API that
-Prefect starts for a lone process runs no background services, so a slot leaked by a killed
-process would never be reclaimed, and every later run would wait out its timeout.
+The limit is skipped without a real server on purpose, and the temporary API server a CLI
+command starts for itself (``NEWSFLOW_TEMPORARY_API`` names it) is not one: it runs no
+background services, so a slot leaked by a killed process would never be reclaimed, and every
+later run would wait out its timeout.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
@@ -34,9 +39,9 @@ from typing import Any
 from newsflow.tasks.warehouse.connection import WarehouseLocked
 from newsflow.tasks.warehouse.warehouse import Warehouse, working_path
 
-#: The Prefect global concurrency limit every writing run holds; created with one slot when
-#: missing. Keep it at 1: ``prefect gcl inspect newsflow-warehouse-writer`` shows who holds it.
-WRITER_LIMIT = "newsflow-warehouse-writer"
+#: Set by the CLI while it runs a flow against the temporary API server it started itself
+#: (newsflow/ops/prefect_server.py, which names the same variable).
+TEMPORARY_API_ENV = "NEWSFLOW_TEMPORARY_API"
 
 #: Seconds a slot survives without renewal: a killed run's slot comes back after this long
 #: (the server's lease service reclaims it). Prefect renews it in the background while held.
@@ -67,17 +72,30 @@ def open_for_writing(
 
 
 def prefect_api_configured() -> bool:
-    """True when runs report to a Prefect server named by ``PREFECT_API_URL``."""
+    """True when runs report to a real Prefect server named by ``PREFECT_API_URL`` (not the
+    temporary one a CLI command starts for itself)."""
     from prefect.settings import get_current_settings
 
-    return bool(get_current_settings().api.url)
+    url = get_current_settings().api.url
+    return bool(url) and url != os.environ.get(TEMPORARY_API_ENV)
+
+
+def writer_limit_name(target: Path) -> str:
+    """The Prefect concurrency limit of the warehouse whose working file is ``target``:
+    readable (the file's stem) and unique (a hash of its absolute path), so that runs into
+    different warehouses on one Prefect server never wait for each other."""
+    path = str(Path(target).expanduser().resolve())
+    stem = re.sub(r"[^a-z0-9]+", "-", Path(path).stem.lower()).strip("-")[:40] or "warehouse"
+    return f"newsflow-writer-{stem}-{hashlib.sha256(path.encode()).hexdigest()[:10]}"
 
 
 @contextmanager
 def writer_slot(target: Path, *, timeout_s: float) -> Iterator[None]:
-    """Hold the :data:`WRITER_LIMIT` slot, waiting up to ``timeout_s``; a no-op without a
-    configured Prefect server, or while an operator has disabled the limit."""
-    if not prefect_api_configured() or not ensure_writer_limit().active:
+    """Hold the warehouse's writer slot (:func:`writer_limit_name`), waiting up to
+    ``timeout_s``; a no-op without a real Prefect server, or while an operator has disabled
+    the limit."""
+    name = writer_limit_name(target)
+    if not prefect_api_configured() or not ensure_writer_limit(name).active:
         yield
         return
     from prefect.concurrency.sync import concurrency
@@ -90,11 +108,11 @@ def writer_slot(target: Path, *, timeout_s: float) -> Iterator[None]:
         while True:
             # Wait by reading the limit, and ask for the slot only when it looks free: a refused
             # request is logged as an error by Prefect, a wait is not an error.
-            if _slot_free():
+            if _slot_free(name):
                 try:
                     stack.enter_context(
                         concurrency(
-                            WRITER_LIMIT,
+                            name,
                             occupy=1,
                             max_retries=0,  # we wait ourselves, to keep to our own deadline
                             lease_duration=LEASE_S,
@@ -111,44 +129,43 @@ def writer_slot(target: Path, *, timeout_s: float) -> Iterator[None]:
             if now >= deadline:
                 raise WarehouseLocked(
                     f"{target} is locked by another run: the Prefect concurrency limit "
-                    f"{WRITER_LIMIT!r} stayed full for {timeout_s:g} s "
-                    f"(warehouse.lock_timeout_s); held by {describe_writers()}."
+                    f"{name!r} stayed full for {timeout_s:g} s (warehouse.lock_timeout_s); "
+                    f"held by {describe_writers()}, writing {target}."
                 )
             if not warned:
                 warned = True
                 _warn(
-                    f"another run is writing {target} ({describe_writers()}); waiting up "
-                    f"to {timeout_s:g} s for the {WRITER_LIMIT!r} slot"
+                    f"{describe_writers()} is writing {target}; waiting up to {timeout_s:g} s "
+                    f"for the {name!r} slot"
                 )
             time.sleep(min(delay, max(deadline - now, 0.0)))
             delay = min(delay * 1.5, 5.0)
         yield
 
 
-def ensure_writer_limit() -> Any:
-    """The :data:`WRITER_LIMIT`, created with one slot unless it exists (Prefect no longer
-    creates limits on first use)."""
+def ensure_writer_limit(name: str) -> Any:
+    """The writer limit ``name``, created with one slot unless it exists (Prefect no longer
+    creates limits on first use). Keep it at 1: ``prefect gcl inspect NAME`` shows who holds
+    it."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
     from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
     with get_client(sync_client=True) as client:
         try:
-            return client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
+            return client.read_global_concurrency_limit_by_name(name)
         except ObjectNotFound:
             pass
         with suppress(ObjectAlreadyExists):  # another run created it a moment ago
-            client.create_global_concurrency_limit(
-                GlobalConcurrencyLimitCreate(name=WRITER_LIMIT, limit=1)
-            )
-        return client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+        return client.read_global_concurrency_limit_by_name(name)
 
 
-def _slot_free() -> bool:
+def _slot_free(name: str) -> bool:
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
-        limit = client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
+        limit = client.read_global_concurrency_limit_by_name(name)
     return limit.active_slots < limit.limit
 
 
