@@ -20,6 +20,7 @@ from newsflow.cli.output import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     error,
+    quiet_broken_pipe,
 )
 
 
@@ -41,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (WarehouseLocked, ServerStartError) as exc:  # no Prefect API: nothing ran
         error(str(exc))
         return EXIT_CHECK_FAILED
+    except BrokenPipeError:  # `newsflow query … | head`: the reader has all it wanted
+        quiet_broken_pipe()
+        return EXIT_OK
     except KeyboardInterrupt:
         error("interrupted")
         return EXIT_INTERRUPTED

@@ -70,6 +70,27 @@ class TableMetrics(BulkStore):
             [samples, run_id, run_id, list(sources)],
         )
 
+    def run_page_errors(
+        self, run_id: str | None, sources: Sequence[str], samples: int
+    ) -> dict[str, tuple[Any, ...]]:
+        """Per source, of the pages ``run_id`` fetched: (pages, pages that did not answer 200
+        (an HTTP error, a timeout, refused by the address guard or robots.txt), their URLs).
+
+        The complement of :meth:`run_rejected`, which counts only pages that answered 200: a
+        source whose every page is a 404 loads nothing and rejects nothing."""
+        return self._by_source(
+            """
+            SELECT source, count(*),
+                   count(*) FILTER (WHERE failed),
+                   (list(url ORDER BY url) FILTER (WHERE failed))[1:?]
+            FROM (
+                SELECT source, url, error IS NOT NULL AND coalesce(status, 0) <> 200 AS failed
+                FROM raw_pages WHERE run_id = ? AND source IN (SELECT unnest(?))
+            ) GROUP BY source
+            """,
+            [samples, run_id, list(sources)],
+        )
+
     def duplicate_urls(self, samples: int) -> dict[str, tuple[Any, ...]]:
         """Per source: (its articles whose URL another article has too, those URLs)."""
         return self._by_source(
