@@ -52,6 +52,8 @@ def ingest_stages(run: Run) -> QualityReport:
     summary.feed_errors = {p.source: p.error for p in polls if p.error}
     summary.feeds_failed = {p.source: p.error for p in polls if _failed(p)}
     entries, per_source = new_entries(warehouse, polls)
+    # Retries of pages that failed before are left out of the dead-run rule (flows/outcome.py).
+    tried_before = warehouse.entries_tried_before([(e.source, e.entry_id) for e in entries])
     warehouse.record_feed_polls(run_id, polls, per_source)
     lifecycle.save_round(warehouse, run_id, feed_round, config)
 
@@ -71,6 +73,11 @@ def ingest_stages(run: Run) -> QualityReport:
         transform.extraction_pool(pages) as pool,
     ):
         run_batches(warehouse, run_id, jobs, config, boilerplate, summary, bar, pool, frames)
+    first_tries = [e for e in entries if (e.source, e.entry_id) not in tried_before]
+    summary.new_pages = len(first_tries)
+    summary.new_page_errors = {
+        e.url: summary.page_errors[e.url] for e in first_tries if e.url in summary.page_errors
+    }
     if frames:
         with summary.timed("validate"):
             document_row_checks(frames, gate.data_docs_dir(config, warehouse.published), run_id)

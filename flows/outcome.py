@@ -33,9 +33,12 @@ def dead_run_reason(
 ) -> str | None:
     """Why a run did nothing useful, or None when something worked.
 
-    Sources skipped by the feed lifecycle (paused, gone, Retry-After) were not polled and do
-    not count; a run that polled nothing (every feed skipped) or fetched nothing (every feed
-    unchanged) is a quiet tick, not a dead run.
+    ``pages_fetched`` and ``page_errors`` are the pages of new feed entries: re-checks of pages
+    seen before (edits, retries) do not count, or a run whose feeds are merely unchanged
+    would be dead whenever a known-bad page is asked for again. Sources skipped by the feed
+    lifecycle (paused, gone, Retry-After) were not polled and do not count either; a run that
+    polled nothing (every feed skipped) or fetched nothing (every feed unchanged) is a quiet
+    tick, not a dead run.
     """
     if feeds_polled and len(feeds_failed) >= feeds_polled:
         return f"every feed failed ({len(feeds_failed)} of {feeds_polled}): " + _commonest(

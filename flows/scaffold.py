@@ -73,6 +73,10 @@ class RunSummary(FlowSummary):
     feeds_failed: dict[str, str] = field(default_factory=dict)  # polled and got nothing usable
     pages_fetched: int = 0
     page_errors: dict[str, str] = field(default_factory=dict)  # url → reason
+    # The pages fetched for new feed entries (not re-checks of known pages), and those that
+    # failed: what "every fetched page failed" is judged on (flows/outcome.py).
+    new_pages: int = 0
+    new_page_errors: dict[str, str] = field(default_factory=dict, repr=False)
     loaded: LoadCounts = field(default_factory=LoadCounts)
     rejected: dict[str, list[str]] = field(default_factory=dict)  # url → failed checks
     # Row-suite results folded per check over the batches (tasks/quality/gate.py).
@@ -92,7 +96,7 @@ class RunSummary(FlowSummary):
 
     def dead_reason(self) -> str | None:
         return dead_run_reason(
-            self.feeds_polled, self.feeds_failed, self.pages_fetched, self.page_errors
+            self.feeds_polled, self.feeds_failed, self.new_pages, self.new_page_errors
         )
 
 

@@ -149,3 +149,27 @@ def test_the_demo_passes_page_error_rate(demo):
             [demo.first.run_id],
         ).fetchall()
     assert rows and all(success for _, success in rows), rows
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ((2, {"a": "blocked", "b": "blocked"}, 0, {}), "every feed failed (2 of 2): blocked"),
+        ((2, {"a": "x"}, 3, {"u1": "404", "u2": "404", "u3": "500"}), "every page failed (3 of 3)"),
+        ((0, {}, 0, {}), None),  # every source skipped (paused, gone, Retry-After)
+        ((2, {}, 0, {}), None),  # every feed unchanged: a quiet tick
+        ((2, {"a": "x"}, 3, {"u1": "404"}), None),  # some pages loaded
+    ],
+)
+def test_dead_run_reason(args, says):
+    from newsflow.flows.outcome import dead_run_reason
+
+    reason = dead_run_reason(*args)
+    assert reason == says if says is None else reason.startswith(says)
+
+
+def test_the_commonest_reason_is_named_with_the_count_of_others():
+    from newsflow.flows.outcome import dead_run_reason
+
+    reason = dead_run_reason(0, {}, 3, {"u1": "http_404", "u2": "http_404", "u3": "http_500"})
+    assert reason == "every page failed (3 of 3): http_404 (and 1 with other reasons)"

@@ -91,6 +91,22 @@ class TableMetrics(BulkStore):
             [samples, run_id, list(sources)],
         )
 
+    def entries_tried_before(self, entries: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Of ``(source, entry_id)`` pairs, those whose page an earlier run already tried to
+        fetch (``seen_entries``): a run's retries, which the dead-run rule leaves out
+        (flows/outcome.py)."""
+        if not entries:
+            return set()
+        rows = self.con.execute(
+            """
+            SELECT s.source, s.entry_id
+            FROM seen_entries s
+            JOIN (SELECT unnest(?) AS source, unnest(?) AS entry_id) q USING (source, entry_id)
+            """,
+            [[source for source, _ in entries], [entry for _, entry in entries]],
+        ).fetchall()
+        return {(source, entry) for source, entry in rows}
+
     def duplicate_urls(self, samples: int) -> dict[str, tuple[Any, ...]]:
         """Per source: (its articles whose URL another article has too, those URLs)."""
         return self._by_source(
