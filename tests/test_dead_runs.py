@@ -141,7 +141,10 @@ def demo(prefect_harness, tmp_path_factory):
 
 
 def test_the_demo_passes_page_error_rate(demo):
+    from newsflow.cli.output import exit_code
+
     assert demo.first.nothing_worked is None and demo.first.status == "completed"
+    assert exit_code(demo.first) == exit_code(demo.second) == 0  # what `newsflow demo` exits
     with demo.connect() as con:
         rows = con.execute(
             "SELECT source, success FROM dq_results WHERE \"check\" = 'page_error_rate' "
