@@ -18,6 +18,7 @@ from newsflow.schemas.config import Config
 from newsflow.tasks.extract import transform
 from newsflow.tasks.extract.boilerplate import learn_boilerplate
 from newsflow.tasks.fetch import lifecycle, refetch
+from newsflow.tasks.fetch.feeds import FeedPoll
 from newsflow.tasks.quality import gate
 from newsflow.tasks.quality.gate import QualityReport
 from newsflow.tasks.quality.tasks import document_row_checks, run_checks
@@ -34,6 +35,12 @@ def ingest(
     )
 
 
+def _failed(poll: FeedPoll) -> bool:
+    """A feed that was polled and gave nothing usable (an unchanged feed and a feed with
+    entries but a warning or a lifecycle note both worked)."""
+    return not poll.skipped and poll.error is not None and not poll.entries and poll.status != 304
+
+
 def ingest_stages(run: Run) -> QualityReport:
     warehouse, config, run_id, summary = run.warehouse, run.config, run.run_id, run.summary
     sources = [s for s in config.sources if s.enabled]
@@ -44,7 +51,10 @@ def ingest_stages(run: Run) -> QualityReport:
     release_freed_memory()  # feed bodies (up to max_feed_bytes each) are parsed and gone
     summary.feeds_polled = sum(1 for p in polls if not p.skipped)
     summary.feed_errors = {p.source: p.error for p in polls if p.error}
+    summary.feeds_failed = {p.source: p.error for p in polls if _failed(p)}
     entries, per_source = new_entries(warehouse, polls)
+    # Retries of pages that failed before are left out of the dead-run rule (flows/outcome.py).
+    tried_before = warehouse.entries_tried_before([(e.source, e.entry_id) for e in entries])
     warehouse.record_feed_polls(run_id, polls, per_source)
     lifecycle.save_round(warehouse, run_id, feed_round, config)
 
@@ -65,6 +75,11 @@ def ingest_stages(run: Run) -> QualityReport:
         transform.extraction_pool(pages) as pool,
     ):
         run_batches(warehouse, run_id, jobs, config, boilerplate, summary, bar, pool, frames)
+    first_tries = [e for e in entries if (e.source, e.entry_id) not in tried_before]
+    summary.new_pages = len(first_tries)
+    summary.new_page_errors = {
+        e.url: summary.page_errors[e.url] for e in first_tries if e.url in summary.page_errors
+    }
     if frames:
         with summary.timed("validate"):
             document_row_checks(frames, gate.data_docs_dir(config, warehouse.published), run_id)

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from prefect.runtime import flow_run
 
 from newsflow.flows.failure import RunFailed, one_line, stage_name
+from newsflow.flows.outcome import dead_run_reason, nothing_worked_state
 from newsflow.schemas.config import Config, ConfigError, load_config
 from newsflow.tasks.quality import gate
 from newsflow.tasks.quality.gate import QualityReport
@@ -45,6 +46,7 @@ class FlowSummary:
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
     critical_failed: bool = False
+    nothing_worked: str | None = None  # why a run that completed did nothing useful (exit 4)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     data_docs: str | None = None
     elapsed_s: float = 0.0
@@ -77,15 +79,24 @@ class FlowSummary:
         """The counts kept in ``pipeline_runs`` for this run."""
         return {"checks_failed": len(self.checks_failed)}
 
+    def dead_reason(self) -> str | None:
+        """Why this run did nothing useful (flows/outcome.py), or None."""
+        return None
+
 
 @dataclass
 class RunSummary(FlowSummary):
     """What an ingest or reprocess run did."""
 
     feeds_polled: int = 0
-    feed_errors: dict[str, str] = field(default_factory=dict)
+    feed_errors: dict[str, str] = field(default_factory=dict)  # skipped sources included
+    feeds_failed: dict[str, str] = field(default_factory=dict)  # polled and got nothing usable
     pages_fetched: int = 0
     page_errors: dict[str, str] = field(default_factory=dict)  # url → reason
+    # The pages fetched for new feed entries (not re-checks of known pages), and those that
+    # failed: what "every fetched page failed" is judged on (flows/outcome.py).
+    new_pages: int = 0
+    new_page_errors: dict[str, str] = field(default_factory=dict, repr=False)
     loaded: LoadCounts = field(default_factory=LoadCounts)
     rejected: dict[str, list[str]] = field(default_factory=dict)  # url → failed checks
     # Row-suite results folded per check over the batches (tasks/quality/gate.py).
@@ -102,6 +113,11 @@ class RunSummary(FlowSummary):
             "rejected": len(self.rejected),
             "checks_failed": len(self.checks_failed),
         }
+
+    def dead_reason(self) -> str | None:
+        return dead_run_reason(
+            self.feeds_polled, self.feeds_failed, self.new_pages, self.new_page_errors
+        )
 
 
 @dataclass
@@ -142,9 +158,10 @@ def run_flow(
 ) -> S | Any:
     """Run ``stages`` under the warehouse's writer guards and end the run the one way.
 
-    Returns the summary, or a Failed state carrying it when a critical check failed (a direct
-    call then raises :class:`~newsflow.tasks.quality.gate.CriticalChecksFailed`), or a Failed
-    state carrying :class:`RunFailed` when a stage raised (a direct call raises that)."""
+    Returns the summary, or a Failed state carrying it when nothing worked or a critical check
+    failed (a direct call then raises :class:`~newsflow.flows.outcome.NothingWorked` or
+    :class:`~newsflow.tasks.quality.gate.CriticalChecksFailed`), or a Failed state carrying
+    :class:`RunFailed` when a stage raised (a direct call raises that)."""
     started = time.monotonic()
     config = config or load_config(config_path)
     db_path = db or config.warehouse.path
@@ -156,6 +173,8 @@ def run_flow(
     except Exception as exc:
         return _failed_state(summary, exc)
     summary.elapsed_s = time.monotonic() - started
+    if summary.nothing_worked:  # Prefect state Failed; a direct call raises NothingWorked
+        return nothing_worked_state(summary, summary.nothing_worked)
     if summary.critical_failed:  # Prefect state Failed; a direct call raises with the summary
         return gate.failed_state(summary, report.failure_message)
     return summary
@@ -212,6 +231,11 @@ def conclude(run: Run, report: QualityReport) -> None:
     with summary.timed("alerts"):
         announce(warehouse, report, run.config)  # never raises
     summary.alerts = gate.alert_summaries(report)
-    warehouse.finish_run(run.run_id, summary.status, summary.counts(), report.failure_message)
+    summary.nothing_worked = summary.dead_reason()
+    message = report.failure_message
+    if summary.nothing_worked:
+        summary.status = "failed"
+        message = "; ".join(m for m in (summary.nothing_worked, message) if m)
+    warehouse.finish_run(run.run_id, summary.status, summary.counts(), message)
     with summary.timed("publish"):
         warehouse.publish(articles_changed=run.articles_changed)

@@ -45,6 +45,7 @@ RULES: dict[str, Rule] = {
     "volume_min_runs": Rule(TABLE_SUITE, "integer", minimum=1),
     "min_volume_ratio": Rule(TABLE_SUITE, "number"),
     "max_reject_rate": Rule(TABLE_SUITE, "fraction"),
+    "max_page_error_rate": Rule(TABLE_SUITE, "fraction"),
     "max_authors_null_rate": Rule(TABLE_SUITE, "fraction"),
     "max_published_at_null_rate": Rule(TABLE_SUITE, "fraction"),
     "min_rows": Rule(TABLE_SUITE, "integer", minimum=1),

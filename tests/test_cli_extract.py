@@ -88,7 +88,7 @@ def test_a_manifest_gives_each_page_its_url(tmp_path, capsys):
         assert [c["image_url"] for c in record["captions"]] == [
             c["image_url"].replace("{{BASE}}", BASE) for c in MANIFEST[page]["captions"]
         ]
-    assert list(bad_line) == KEYS[:8] + ["error"]
+    assert list(bad_line) == KEYS  # an error record has every key a good one has
     assert bad_line["path"] == f"{manifest}:5" and bad_line["error"].startswith("unreadable")
 
 
@@ -99,6 +99,7 @@ def test_a_page_that_fails_is_a_record_with_its_error(tmp_path, capsys):
     code, records, err = _extract(capsys, str(pdf), str(missing), str(good))
     assert (code, err) == (0, "")
     not_html, gone, page = records
+    assert [list(r) for r in records] == [KEYS] * 3  # the same keys, errors or not
     assert not_html["error"] and not_html["title"] is None and not_html["text"] == ""
     assert gone["error"].startswith("unreadable: ") and gone["path"] == str(missing)
     _assert_matches_the_site(page, PAGES[0])  # the others still come out

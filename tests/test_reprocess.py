@@ -127,7 +127,9 @@ def test_cli_reprocess_filters_by_source_and_date(reprocessed, capsys):
             "SELECT count(*) FROM raw_pages WHERE html IS NOT NULL AND source = 'north-star-wire'"
         ).fetchone()
     assert main(["reprocess", "--db", str(db), "--since", "2999-01-01"]) == 0
+    capsys.readouterr()
     assert main(["reprocess", "--db", str(db), "--source", "north-star-wire"]) == 0
+    assert "newsflow reprocess " in capsys.readouterr().out  # the summary names its command
     assert _articles(db) == reprocessed["before"]
     with duckdb.connect(str(db), read_only=True) as con:
         runs = con.execute(

@@ -93,6 +93,16 @@ class Data:
         )
         return url
 
+    def failed_page(self, source: str, status: int | None = 404, run_id: str = RUN) -> str:
+        url = f"https://{source}.example/gone-{next(_ids)}"
+        error = f"HTTP {status}" if status else "blocked by the address guard"
+        self.con.execute(
+            "INSERT INTO raw_pages (url, source, status, fetched_at, run_id, error) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [url, source, status, NOW, run_id, error],
+        )
+        return url
+
     def healthy(self, source: str) -> None:
         """Five fresh articles with authors and dates in this run."""
         for _ in range(5):
@@ -151,6 +161,19 @@ def craft_rejects(data, source):
     data.empty_page(source)
 
 
+def craft_page_errors(data, source):
+    """Six of ten pages fetched failed (404s and a refused address); the other four loaded."""
+    for _ in range(4):
+        data.article(source)
+        data.con.execute(
+            "INSERT INTO raw_pages (url, source, status, fetched_at, run_id) "
+            "VALUES (?, ?, 200, ?, ?)",
+            [f"https://{source}.example/ok-{next(_ids)}", source, NOW, RUN],
+        )
+    for status in (404, 404, 404, 503, 410, None):
+        data.failed_page(source, status)
+
+
 def craft_no_authors(data, source):
     for i in range(5):
         data.article(source, authors=[] if i < 3 else ["A"])
@@ -171,6 +194,11 @@ CRAFTED = {
     "freshness": (craft_stale, "newest article 100.0 h old", 5),
     "volume": (craft_volume, "1 new articles in this run", 1),
     "reject_rate": (craft_rejects, "60% of the source's pages gave no valid article", 3),
+    "page_error_rate": (
+        craft_page_errors,
+        "60% of the source's pages failed (6 of 10 did not answer 200)",
+        6,
+    ),
     "authors_null_rate": (craft_no_authors, "60% of articles without authors (3 of 5)", 3),
     "published_at_null_rate": (
         craft_no_dates,
@@ -200,6 +228,7 @@ def test_the_healthy_neighbour_passes(crafted):
         "freshness": "pass",
         "volume": "skip",
         "reject_rate": "pass",
+        "page_error_rate": "skip",  # its pages were loaded straight into articles: none fetched
         "authors_null_rate": "pass",
         "published_at_null_rate": "pass",
         "no_duplicate_urls": "pass",

@@ -1,7 +1,8 @@
 """``newsflow demo``, ``newsflow run`` and ``newsflow check``: one flow run, then its summary.
 
 Each runs its flow once under a temporary Prefect API (:func:`~newsflow.cli.flow_run
-.run_to_summary`) and exits 1 when a critical data-quality check failed, 0 otherwise.
+.run_to_summary`) and exits 4 when nothing worked, 1 when a critical data-quality check
+failed, 0 otherwise.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from newsflow.cli.output import (
     EXIT_BAD_CONFIG,
     error,
-    exit_code,
+    finish,
     note,
     print_check_summary,
     print_json,
@@ -103,9 +104,9 @@ def demo_command(args: argparse.Namespace) -> int:
         summary = run_to_summary(ingest, config=with_alert_urls(config, args.alert_url), db=args.db)
     finally:
         site.stop()
-    print_run_summary(summary)
+    print_run_summary(summary, command="demo")
     print("\nTry:\n" + EXAMPLE_QUERIES.format(db=summary.db))
-    return exit_code(summary)
+    return finish(summary)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -131,7 +132,7 @@ def run_command(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         print_run_summary(summary)
-    return exit_code(summary)
+    return finish(summary)
 
 
 def check_command(args: argparse.Namespace) -> int:
@@ -147,4 +148,4 @@ def check_command(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         print_check_summary(summary)
-    return exit_code(summary)
+    return finish(summary)

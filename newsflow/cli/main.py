@@ -20,6 +20,7 @@ from newsflow.cli.output import (
     EXIT_OK,
     EXIT_RUN_FAILED,
     error,
+    quiet_broken_pipe,
 )
 
 
@@ -42,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RunFailed, WarehouseLocked, ServerStartError) as exc:  # a stage, or nothing, ran
         error(str(exc))
         return EXIT_RUN_FAILED
+    except BrokenPipeError:  # `newsflow query … | head`: the reader has all it wanted
+        quiet_broken_pipe()
+        return EXIT_OK
     except KeyboardInterrupt:
         error("interrupted")
         return EXIT_INTERRUPTED

@@ -20,7 +20,19 @@ EXIT_BAD_CONFIG = 2  # a bad config, a bad argument, a missing file, SQL that do
 #: The run failed: it could not start (warehouse locked or unusable, no Prefect server) or a
 #: stage failed (a DuckDB error, a full disk, a crash); one line names the stage and the cause.
 EXIT_RUN_FAILED = 3
+EXIT_NOTHING_WORKED = 4  # the run completed but every polled feed or every fetched page failed
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+
+
+def quiet_broken_pipe() -> None:
+    """The reader of our stdout went away (``newsflow query … | head``): stop without a
+    traceback. Python would otherwise also complain when it flushes stdout at exit, so stdout
+    is pointed at ``/dev/null`` first (the recipe of Python's ``signal`` documentation)."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def note(message: str) -> None:
@@ -34,22 +46,34 @@ def error(message: str) -> None:
 
 
 def exit_code(summary: FlowSummary) -> int:
-    """A run's exit code: 1 when a critical check failed (the data is loaded all the same)."""
+    """A run's exit code: 4 when nothing worked (every polled feed or every fetched page
+    failed: a check failing on that would only repeat it), 1 when a critical check failed (the
+    data is loaded all the same), else 0."""
+    if summary.nothing_worked:
+        return EXIT_NOTHING_WORKED
     return EXIT_CHECK_FAILED if summary.critical_failed else EXIT_OK
+
+
+def finish(summary: FlowSummary) -> int:
+    """After the summary is printed: the one line saying why a dead run failed, and the code."""
+    if summary.nothing_worked:
+        error(f"nothing worked in this run: {summary.nothing_worked}")
+    return exit_code(summary)
 
 
 def print_json(summary: FlowSummary) -> None:
     print(json.dumps(summary.as_dict(), default=str))
 
 
-def print_run_summary(summary: RunSummary) -> None:
-    """The closing summary of ``run``, ``demo`` and ``reprocess``: a table, then one line per
-    feed error, page error, rejected article and failed check."""
+def print_run_summary(summary: RunSummary, *, command: str = "run") -> None:
+    """The closing summary of ``run``, ``demo`` and ``reprocess`` (``command``, its title): a
+    table, then one line per feed error, page error, rejected article and failed check."""
     from rich.console import Console
     from rich.table import Table
 
     s = summary
-    table = Table(title=f"newsflow run {s.run_id[:8]} — {s.status}", show_header=False, box=None)
+    title = f"newsflow {command} {s.run_id[:8]} — {s.status}"
+    table = Table(title=title, show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
     feed_note = f" ({len(s.feed_errors)} with errors)" if s.feed_errors else ""

@@ -12,9 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from newsflow.cli.output import EXIT_BAD_CONFIG, EXIT_OK, error, exit_code, print_run_summary
+from newsflow.cli import tables
+from newsflow.cli.output import EXIT_BAD_CONFIG, EXIT_OK, error, finish, print_run_summary
 
 DB_HELP = "DuckDB file (default: warehouse.path from the config)"
+CONFIG_HELP = "config file (default: $NEWSFLOW_CONFIG, then ./newsflow.toml)"
+
+#: Rows ``query`` prints as a table when ``--max-rows`` is not given (CSV and JSON: all).
+BOX_ROWS = 50
 
 
 def add_commands(sub: Any) -> None:
@@ -23,7 +28,17 @@ def add_commands(sub: Any) -> None:
         "query", help="run SQL on the warehouse (read-only) and print the result"
     )
     query.add_argument("sql", help="a SQL query")
-    query.add_argument("--db", default="newsflow.duckdb", help="DuckDB file (default: %(default)s)")
+    query.add_argument("--config", help=CONFIG_HELP)
+    query.add_argument("--db", help=DB_HELP)
+    form = query.add_mutually_exclusive_group()
+    form.add_argument("--csv", action="store_true", help="print CSV with a header row")
+    form.add_argument("--json", action="store_true", help="print one JSON object a row")
+    query.add_argument(
+        "--max-rows",
+        type=_positive_int,
+        metavar="N",
+        help=f"at most N rows (default: {BOX_ROWS} in the table, every row with --csv/--json)",
+    )
     query.set_defaults(handler=query_command)
 
     reprocess = sub.add_parser(
@@ -39,9 +54,7 @@ def add_commands(sub: Any) -> None:
     reprocess.add_argument(
         "--since", type=_since, metavar="DATE", help="only pages fetched on or after DATE (UTC)"
     )
-    reprocess.add_argument(
-        "--config", help="config file (default: $NEWSFLOW_CONFIG, then ./newsflow.toml)"
-    )
+    reprocess.add_argument("--config", help=CONFIG_HELP)
     reprocess.add_argument("--db", help=DB_HELP)
     reprocess.set_defaults(handler=reprocess_command)
 
@@ -51,6 +64,7 @@ def add_commands(sub: Any) -> None:
         description="BM25 full-text search over article titles and bodies in the snapshot.",
     )
     search.add_argument("terms", nargs="+", help="words to look for (any of them; more is better)")
+    search.add_argument("--config", help=CONFIG_HELP)
     search.add_argument("--db", help=DB_HELP)
     search.add_argument("--limit", type=_positive_int, default=10, help="hits (default: 10)")
     search.add_argument("--source", help="only articles of this source")
@@ -66,19 +80,24 @@ def add_commands(sub: Any) -> None:
     )
     export.add_argument("dir", metavar="DIR", help="output folder")
     export.add_argument("--format", choices=["parquet"], default="parquet", help="file format")
+    export.add_argument("--config", help=CONFIG_HELP)
     export.add_argument("--db", help=DB_HELP)
     export.set_defaults(handler=export_command)
 
 
 def query_command(args: argparse.Namespace) -> int:
     """SQL over the snapshot, read-only; SQL that does not run is one line and exit 2."""
-    from newsflow.tasks.warehouse.reader import QueryError, query
+    from newsflow.tasks.warehouse.reader import QueryError, query, query_rows
 
-    db = _snapshot(args.db)
+    db = _snapshot(args.db, args.config)
     if db is None:
         return EXIT_BAD_CONFIG
     try:
-        rendered = query(db, args.sql)
+        if args.csv or args.json:
+            write = tables.write_csv if args.csv else tables.write_json_lines
+            write(query_rows(db, args.sql, max_rows=args.max_rows), sys.stdout)
+            return EXIT_OK
+        rendered = query(db, args.sql, max_rows=args.max_rows or BOX_ROWS)
     except QueryError as exc:
         error(str(exc))
         return EXIT_BAD_CONFIG
@@ -100,8 +119,8 @@ def reprocess_command(args: argparse.Namespace) -> int:
         return EXIT_BAD_CONFIG
     console.enable()
     summary = run_to_summary(reprocess, config=config, db=db, source=args.source, since=args.since)
-    print_run_summary(summary)
-    return exit_code(summary)
+    print_run_summary(summary, command="reprocess")
+    return finish(summary)
 
 
 def search_command(args: argparse.Namespace) -> int:
@@ -109,7 +128,7 @@ def search_command(args: argparse.Namespace) -> int:
     from newsflow.tasks.warehouse.reader import search
     from newsflow.tasks.warehouse.search import SearchUnavailable
 
-    db = _snapshot(args.db)
+    db = _snapshot(args.db, args.config)
     if db is None:
         return EXIT_BAD_CONFIG
     try:
@@ -133,7 +152,7 @@ def export_command(args: argparse.Namespace) -> int:
     """The snapshot's articles as Hive-partitioned Parquet under DIR/articles."""
     from newsflow.tasks.warehouse.export import export_parquet
 
-    db = _snapshot(args.db)
+    db = _snapshot(args.db, args.config)
     if db is None:
         return EXIT_BAD_CONFIG
     result = export_parquet(db, args.dir)
@@ -147,13 +166,13 @@ def export_command(args: argparse.Namespace) -> int:
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _snapshot(db: str | None) -> str | None:
-    """The published snapshot to read (``--db``, else the config's), or None after saying why
-    there is none."""
+def _snapshot(db: str | None, config_path: str | None) -> str | None:
+    """The published snapshot to read (``--db``, else the config's ``warehouse.path``), or
+    None after saying why there is none."""
     if not db:
         from newsflow.schemas.config import load_config
 
-        db = load_config(None).warehouse.path
+        db = load_config(config_path).warehouse.path
     if not Path(db).is_file():
         error(f"{db}: no such warehouse file (run `newsflow demo` or `newsflow run` first)")
         return None

@@ -203,10 +203,27 @@ def _local_server(
             continue
         try:
             with _client_settings(url):
-                yield url
+                try:
+                    yield url
+                finally:
+                    flush_api_logs()
         finally:
             stop_process(process, grace_s=grace_s)
         return
+
+
+def flush_api_logs() -> None:
+    """Send the flow-run logs still queued for the API while the server is there to take them.
+
+    Prefect ships logs to the API from a background worker that is drained only at interpreter
+    exit; by then a server this process started is gone, and each batch left prints ``---
+    Error logging to API --- All connection attempts failed`` and a traceback on stderr. So
+    the worker is drained here, before the server stops (bounded: 5 s)."""
+    if "prefect.logging.handlers" not in sys.modules:
+        return  # nothing was ever logged through Prefect in this process
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=5)
 
 
 def _launch(port: int, log: object, *, temporary: bool) -> subprocess.Popen[bytes]:

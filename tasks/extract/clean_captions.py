@@ -169,11 +169,28 @@ def _split_element_credit(el: HtmlElement) -> tuple[str, str | None]:
         text = full
         for part in credit_parts:
             text = text.replace(part, " ")
+        credit_parts = [unwrap_parentheses(part) for part in credit_parts]
         text, more = split_credit(" ".join(text.split()))
         credit = "; ".join(credit_parts + ([more] if more else []))
         credit = _CREDIT_LABEL.sub("", credit).strip()
         return text, credit or None
     return split_credit(full)
+
+
+def unwrap_parentheses(credit: str) -> str:
+    """A credit without the parentheses or brackets that wrap all of it: "(Ivo Brandt/Valley
+    Courier)" → "Ivo Brandt/Valley Courier", as :func:`split_credit` gives for a credit in the
+    caption's text. Parentheses inside ("Jane Doe (AP)") or around a part only stay."""
+    stripped = credit.strip()
+    pairs = {"(": ")", "[": "]"}
+    if len(stripped) < 2 or pairs.get(stripped[0]) != stripped[-1]:
+        return stripped
+    depth = 0
+    for i, char in enumerate(stripped):
+        depth += (char == stripped[0]) - (char == stripped[-1])
+        if depth == 0 and i < len(stripped) - 1:
+            return stripped  # "(AP) Jane (Doe)": the first pair closes before the end
+    return stripped[1:-1].strip()
 
 
 _CREDIT_LABEL = re.compile(r"^(?:Photo(?:graph)?|Image|Credit|Picture|Foto|Bild)\s*:\s*", re.I)

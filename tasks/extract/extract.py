@@ -15,6 +15,7 @@ lightbox copies, the JSON-LD body) → prune hidden and caption elements → tra
 
 from __future__ import annotations
 
+import logging
 import re
 from copy import copy
 from functools import partial
@@ -193,10 +194,21 @@ def release_caches() -> None:
 
     For a process that extracted a few pages and goes on to other work: a page trafilatura
     finds no text in sends it to its jusText fallback, which caches a lower-cased stop-word
-    set of every jusText language (about 16 MB) for the life of the process."""
+    set of every jusText language (about 16 MB) for the life of the process.
+
+    htmldate's part logs ``ERROR | htmldate.meta - impossible to clear cache for function``
+    when the installed charset_normalizer has no such cache (it has not, in current
+    releases): nothing is wrong and nothing is left uncleared that exists, so that one logger
+    is silenced for the length of the call rather than printing an ERROR in a healthy run."""
     from trafilatura.meta import reset_caches
 
-    reset_caches()
+    logger = logging.getLogger("htmldate.meta")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        reset_caches()
+    finally:
+        logger.setLevel(level)
 
 
 def extract_article(

@@ -14,8 +14,20 @@ from typing import Any
 
 from newsflow.tasks.extract.extract import extract_article
 
-#: Fields every output line has (DESIGN §3), in this order.
-FIELDS = ("path", "url", "title", "text", "authors", "published_at", "language", "captions")
+#: Fields every output line has, a page that failed included (DESIGN §3), in this order.
+FIELDS = (
+    "path",
+    "url",
+    "title",
+    "text",
+    "authors",
+    "published_at",
+    "language",
+    "captions",
+    "canonical_url",
+    "description",
+    "error",
+)
 
 
 def read_manifest(path: Path) -> list[tuple[Path, str | None]]:
@@ -47,7 +59,7 @@ def extract_files(items: Iterable[tuple[Path, str | None]]) -> Iterator[dict[str
         if article.error:
             yield _record(path, page_url, error=article.error)
             continue
-        yield {
+        record = {
             "path": str(path),
             "url": page_url,
             "title": article.title,
@@ -60,6 +72,7 @@ def extract_files(items: Iterable[tuple[Path, str | None]]) -> Iterator[dict[str
             "description": article.description,
             "error": None,
         }
+        yield {key: record[key] for key in FIELDS}
 
 
 def _record(path: Path, url: str, *, error: str) -> dict[str, Any]:

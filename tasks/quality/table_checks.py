@@ -2,7 +2,8 @@
 
 After a load (and on ``newsflow check``) the warehouse is summarised per source by
 ``Warehouse`` queries (``tasks/warehouse/metrics.py``), one row per source: what was measured
-(age of the newest article, new articles in this run, reject and null rates, duplicate URLs)
+(age of the newest article, new articles in this run, reject, page-error and null rates,
+duplicate URLs)
 next to that source's thresholds. The table suite
 (``expectations/articles_table.json``) then compares the columns, the same way the row suite
 does, so per-source thresholds need no per-source suite and the suite JSON stays the one place
@@ -67,6 +68,7 @@ def collect_metrics(
     totals = warehouse.article_totals(sources)
     accepted = warehouse.run_accepted(run_id, sources, SAMPLE_URLS)
     rejected = warehouse.run_rejected(run_id, sources, SAMPLE_URLS)
+    page_errors = warehouse.run_page_errors(run_id, sources, SAMPLE_URLS)
     duplicates = warehouse.duplicate_urls(SAMPLE_URLS)
     volume = _volume(warehouse, run_id, thresholds)
 
@@ -77,6 +79,7 @@ def collect_metrics(
         n_ok, no_auth, no_auth_urls, no_pub, no_pub_urls = accepted.get(source, (0, 0, [], 0, []))
         n_rows_bad, n_pages_bad, bad_urls = rejected.get(source, (0, 0, []))
         n_bad = n_rows_bad + n_pages_bad
+        n_pages, n_failed, failed_urls = page_errors.get(source, (0, 0, []))
         n_dup, dup_urls = duplicates.get(source, (0, []))
         run_new, median, history = volume.get(source, (0, None, 0))
         n_all = n_ok + n_bad
@@ -102,6 +105,10 @@ def collect_metrics(
                 "run_records": float(n_all),
                 "reject_rate": n_bad / n_all if n_all and n_all >= enough else math.nan,
                 "max_reject_rate": float(limits["max_reject_rate"]),
+                "run_pages": float(n_pages),
+                "pages_failed": float(n_failed),
+                "page_error_rate": _rate(n_failed, n_pages, enough),
+                "max_page_error_rate": float(limits["max_page_error_rate"]),
                 "authors_missing": float(no_auth),
                 "authors_null_rate": no_auth / n_ok if n_ok and n_ok >= enough else math.nan,
                 "max_authors_null_rate": float(limits["max_authors_null_rate"]),
@@ -113,6 +120,7 @@ def collect_metrics(
         )
         samples[("newest", source)] = [newest_url] if newest_url else []
         samples[("rejected", source)] = list(bad_urls or [])
+        samples[("pages_failed", source)] = list(failed_urls or [])
         samples[("authors_missing", source)] = list(no_auth_urls or [])
         samples[("published_missing", source)] = list(no_pub_urls or [])
         samples[("duplicates", source)] = list(dup_urls or [])
@@ -139,6 +147,10 @@ _COLUMNS = [
     "run_records",
     "reject_rate",
     "max_reject_rate",
+    "run_pages",
+    "pages_failed",
+    "page_error_rate",
+    "max_page_error_rate",
     "authors_missing",
     "authors_null_rate",
     "max_authors_null_rate",
@@ -147,6 +159,11 @@ _COLUMNS = [
     "max_published_at_null_rate",
     "duplicate_urls",
 ]
+
+
+def _rate(part: int, whole: int, enough: int) -> float:
+    """``part / whole``, or NaN (the check skips) below ``enough`` rows."""
+    return part / whole if whole and whole >= enough else math.nan
 
 
 def _nan(value: float | None) -> float:

@@ -70,6 +70,43 @@ class TableMetrics(BulkStore):
             [samples, run_id, run_id, list(sources)],
         )
 
+    def run_page_errors(
+        self, run_id: str | None, sources: Sequence[str], samples: int
+    ) -> dict[str, tuple[Any, ...]]:
+        """Per source, of the pages ``run_id`` fetched: (pages, pages that did not answer 200
+        (an HTTP error, a timeout, refused by the address guard or robots.txt), their URLs).
+
+        The complement of :meth:`run_rejected`, which counts only pages that answered 200: a
+        source whose every page is a 404 loads nothing and rejects nothing."""
+        return self._by_source(
+            """
+            SELECT source, count(*),
+                   count(*) FILTER (WHERE failed),
+                   (list(url ORDER BY url) FILTER (WHERE failed))[1:?]
+            FROM (
+                SELECT source, url, error IS NOT NULL AND coalesce(status, 0) <> 200 AS failed
+                FROM raw_pages WHERE run_id = ? AND source IN (SELECT unnest(?))
+            ) GROUP BY source
+            """,
+            [samples, run_id, list(sources)],
+        )
+
+    def entries_tried_before(self, entries: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Of ``(source, entry_id)`` pairs, those whose page an earlier run already tried to
+        fetch (``seen_entries``): a run's retries, which the dead-run rule leaves out
+        (flows/outcome.py)."""
+        if not entries:
+            return set()
+        rows = self.con.execute(
+            """
+            SELECT s.source, s.entry_id
+            FROM seen_entries s
+            JOIN (SELECT unnest(?) AS source, unnest(?) AS entry_id) q USING (source, entry_id)
+            """,
+            [[source for source, _ in entries], [entry for _, entry in entries]],
+        ).fetchall()
+        return {(source, entry) for source, entry in rows}
+
     def duplicate_urls(self, samples: int) -> dict[str, tuple[Any, ...]]:
         """Per source: (its articles whose URL another article has too, those URLs)."""
         return self._by_source(

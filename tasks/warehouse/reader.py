@@ -51,10 +51,10 @@ def open_snapshot(db: str | PathLike[str]) -> Iterator[Connection]:
         yield con
 
 
-def query(db: str | PathLike[str], sql: str) -> str | None:
+def query(db: str | PathLike[str], sql: str, *, max_rows: int = MAX_ROWS) -> str | None:
     """``sql``'s result over the snapshot ``db``, rendered as DuckDB's table (at most
-    :data:`MAX_ROWS` rows, :data:`MAX_WIDTH` characters wide); None for a statement that
-    returns no rows (``SET``, ``PRAGMA`` …).
+    ``max_rows`` rows, :data:`MAX_WIDTH` characters wide); None for a statement that returns
+    no rows (``SET``, ``PRAGMA`` …).
 
     DuckDB renders with those limits only through ``show()``, which prints: the text is
     captured here so the caller decides where it goes. Raises :class:`QueryError`, also for an
@@ -67,10 +67,35 @@ def query(db: str | PathLike[str], sql: str) -> str | None:
                 return None
             rendered = io.StringIO()
             with contextlib.redirect_stdout(rendered):
-                relation.show(max_width=MAX_WIDTH, max_rows=MAX_ROWS)
+                relation.show(max_width=MAX_WIDTH, max_rows=max_rows)
         except duckdb.Error as exc:
             raise QueryError(str(exc).splitlines()[0]) from None
     return rendered.getvalue()
+
+
+#: Rows fetched from DuckDB at a time while streaming a result.
+STREAM_CHUNK = 1000
+
+
+def query_rows(
+    db: str | PathLike[str], sql: str, *, max_rows: int | None = None
+) -> Iterator[list[str] | tuple[Any, ...]]:
+    """``sql``'s result over the snapshot ``db`` as plain Python values: first the list of
+    column names, then one tuple per row (every row, or the first ``max_rows``), fetched in
+    chunks so a large result streams instead of filling memory. A statement that returns no
+    rows yields nothing. Raises :class:`QueryError` (on the first ``next``)."""
+    with open_snapshot(db) as con:
+        try:
+            relation = con.sql(sql)
+            if relation is None:
+                return
+            if max_rows is not None:
+                relation = relation.limit(max_rows)
+            yield list(relation.columns)
+            while rows := relation.fetchmany(STREAM_CHUNK):
+                yield from rows
+        except duckdb.Error as exc:
+            raise QueryError(str(exc).splitlines()[0]) from None
 
 
 def search(
