@@ -10,6 +10,7 @@ Announcing comes before publishing so that the snapshot analysts read holds this
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
+from prefect import get_run_logger
+from prefect.exceptions import MissingContextError
 from prefect.runtime import flow_run
 
 from newsflow.schemas.config import Config, load_config
@@ -131,7 +134,13 @@ def run_flow(
     # One writer at a time: deployment limit, Prefect writer slot, DuckDB lock.
     with open_for_writing(db_path, lock_timeout_s=config.warehouse.lock_timeout_s) as warehouse:
         run = Run(warehouse=warehouse, config=config, run_id=summary.run_id, summary=summary)
-        warehouse.start_run(run.run_id, flow_name)
+        crashed = warehouse.start_run(run.run_id, flow_name)
+        if crashed:  # their processes were killed: they hold nothing any more
+            _logger().warning(
+                "marked %d run(s) left running by a killed process as crashed: %s",
+                len(crashed),
+                ", ".join(crashed),
+            )
         try:
             report = stages(run)
             conclude(run, report)
@@ -143,6 +152,14 @@ def run_flow(
     if summary.critical_failed:  # Prefect state Failed; a direct call raises with the summary
         return gate.failed_state(summary, report.failure_message)
     return summary
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The flow run's logger (its lines reach the Prefect UI), or newsflow's outside a run."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("newsflow")
 
 
 def conclude(run: Run, report: QualityReport) -> None:
