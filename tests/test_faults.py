@@ -232,9 +232,14 @@ def _group_gone(pgid: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def clean_run(corpus, prefect_api, tmp_path_factory) -> tuple[set, set]:
+def clean_config(corpus, tmp_path_factory) -> Path:
+    return _config(tmp_path_factory.mktemp("clean"), corpus)
+
+
+@pytest.fixture(scope="module")
+def clean_run(corpus, prefect_api, clean_config) -> tuple[set, set]:
     corpus.reset()
-    config = _config(tmp_path_factory.mktemp("clean"), corpus)
+    config = clean_config
     code, out, err = _finish(_start(config, prefect_api))
     assert code == 0, (out, err)
     articles, rejects, _ = _tables(config)
@@ -284,3 +289,30 @@ def test_interrupted_run_then_rerun_equals_uninterrupted_run(
     if sig == signal.SIGKILL:  # nobody could mark it: the rerun found it left running
         assert statuses[0] == "crashed", statuses
     assert json.loads(out)["status"] == "completed"
+
+
+def _reject_rows(config: Path) -> int:
+    with duckdb.connect(str(config.parent / "w.duckdb"), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM rejected_articles").fetchone()[0]
+
+
+def test_reprocess_replaces_its_own_rejects(clean_run, clean_config, prefect_api):
+    """Each reprocess judges the archived pages again: its rejects replace those of the last
+    reprocess instead of adding another full set (the ingest run's stay: its reject rate is
+    measured from them)."""
+    _, want_rejects = clean_run
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "NO_COLOR": "1"}
+    newsflow = Path(sys.executable).with_name("newsflow")
+    counts = [_reject_rows(clean_config)]
+    for _ in range(2):
+        done = subprocess.run(
+            [str(newsflow), "reprocess", "--config", str(clean_config), "--json"],
+            env=env,
+            capture_output=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        counts.append(_reject_rows(clean_config))
+    ingest_rejects = len(want_rejects)
+    assert counts == [ingest_rejects, 2 * ingest_rejects, 2 * ingest_rejects]
+    assert _tables(clean_config)[1] == want_rejects
