@@ -1,7 +1,7 @@
 """The ingest flow: one pass over the configured sources.
 
-poll feeds → keep new entries → fetch pages → extract and clean → validate → load → stories →
-table checks → (announce, finish, publish: flows/scaffold.py).
+poll feeds → keep new entries → finish what a killed run archived → fetch pages → extract and
+clean → validate → load → stories → table checks → (announce, finish, publish: flows/scaffold.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,13 @@ from typing import Any
 from prefect import flow
 
 from newsflow import progress
-from newsflow.flows.pipeline import batches, new_entries, release_freed_memory, run_batches
+from newsflow.flows.pipeline import (
+    batches,
+    finish_archived,
+    new_entries,
+    release_freed_memory,
+    run_batches,
+)
 from newsflow.flows.scaffold import Run, RunSummary, run_flow
 from newsflow.schemas.config import Config
 from newsflow.tasks.extract import transform
@@ -70,11 +76,13 @@ def ingest_stages(run: Run) -> QualityReport:
     frames: list[Any] = []  # each batch's checked rows, for one Data Docs page per run
     summary.at_stage("fetch pages")
     pages = len(entries) + len(rechecks)
-    with (
-        progress.progress("Fetching pages", pages) as bar,
-        transform.extraction_pool(pages) as pool,
-    ):
-        run_batches(warehouse, run_id, jobs, config, boilerplate, summary, bar, pool, frames)
+    unfinished = warehouse.unfinished_urls()  # archived by a killed run, never loaded
+    with transform.extraction_pool(pages + len(unfinished)) as pool:
+        finish_archived(
+            warehouse, run_id, unfinished, config, boilerplate, summary, pool=pool, frames=frames
+        )
+        with progress.progress("Fetching pages", pages) as bar:
+            run_batches(warehouse, run_id, jobs, config, boilerplate, summary, bar, pool, frames)
     first_tries = [e for e in entries if (e.source, e.entry_id) not in tried_before]
     summary.new_pages = len(first_tries)
     summary.new_page_errors = {
@@ -86,8 +94,8 @@ def ingest_stages(run: Run) -> QualityReport:
     with summary.timed("clusters"):
         cluster_stories(warehouse, run_id)
 
-    run.articles_changed = summary.pages_fetched > 0
-    if not summary.pages_fetched:
+    run.articles_changed = summary.pages_fetched > 0 or bool(unfinished)
+    if not run.articles_changed:
         # Every feed unchanged: no article moved, so the verdict stands as last evaluated.
         # Freshness over idle ticks is the hourly `checks` flow's job.
         return gate.standing_report(warehouse, run_id)

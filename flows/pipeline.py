@@ -1,6 +1,10 @@
 """The batch pump shared by ``ingest`` and ``reprocess``: pages in batches through
 fetch → archive → extract → validate → load, the next batch downloading while the current one
 is extracted and loaded, so both flows give the same rows for the same HTML.
+
+Archiving a page does not finish its feed entry: the load that stores its outcome does, in the
+same transaction. Pages a killed run archived but never loaded are finished by the next ingest
+from the archive (``finish_archived``), before it fetches anything new.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from newsflow.tasks.fetch.tasks import fetch_batch
 from newsflow.tasks.fetch.urls import normalise_url
 from newsflow.tasks.quality import gate
 from newsflow.tasks.quality.tasks import validate_batch
+from newsflow.tasks.warehouse.archive import split_by_boilerplate
 from newsflow.tasks.warehouse.tasks import load_batch
 from newsflow.tasks.warehouse.warehouse import Warehouse
 
@@ -154,7 +159,6 @@ def extract_and_load(
     the run; without, this validation goes into the Data Docs itself."""
     with summary.timed("extract"):
         rows, extract_errors, line_hashes = extract_batch(fetched, boilerplate, pool, started)
-    warehouse.mark_page_errors(extract_errors)
     summary.page_errors.update(extract_errors)
     with summary.timed("validate"):
         docs = None if frames is not None else gate.data_docs_dir(config, warehouse.published)
@@ -162,8 +166,39 @@ def extract_and_load(
         if frames is not None:
             frames.append(outcome.frame)
     with summary.timed("load"):
+        # The batch's outcomes and its entries' ``done`` commit together (load_batch).
         summary.loaded += load_batch(
-            warehouse, run_id, outcome, line_hashes, touch_unchanged=touch_unchanged
+            warehouse,
+            run_id,
+            outcome,
+            line_hashes,
+            touch_unchanged=touch_unchanged,
+            pages=html_pages_of(fetched),
+            page_errors=extract_errors,
         )
     summary.rejected.update({r.record["url"]: r.failed_checks for r in outcome.rejected})
     gate.tally_row_results(summary.row_checks, outcome.results)  # counted once per run
+
+
+def finish_archived(
+    warehouse: Warehouse,
+    run_id: str,
+    urls: list[str],
+    config: Config,
+    current: dict[str, frozenset[str]],
+    summary: RunSummary,
+    *,
+    pool: Executor | None = None,
+    frames: list[Any] | None = None,
+) -> None:
+    """Extract and load the archived pages whose outcome was never stored (``urls``: a run was
+    killed between archiving and loading them), from the archive, without refetching; each with
+    the boilerplate set its own run applied."""
+    size = max(1, config.fetch.batch_size)
+    for start in range(0, len(urls), size):
+        pages = warehouse.raw_pages(urls[start : start + size])
+        for group, boilerplate in split_by_boilerplate(pages, current):
+            extract_and_load(
+                warehouse, run_id, group, config, boilerplate, summary, pool=pool, frames=frames
+            )
+        release_freed_memory()

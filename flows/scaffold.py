@@ -24,6 +24,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
+from prefect import get_run_logger
+from prefect.exceptions import MissingContextError
 from prefect.runtime import flow_run
 
 from newsflow.flows.failure import RunFailed, one_line, stage_name
@@ -197,7 +199,13 @@ def _run_stages(
         memory_limit=config.warehouse.memory_limit,
     ) as warehouse:
         run = Run(warehouse=warehouse, config=config, run_id=summary.run_id, summary=summary)
-        warehouse.start_run(run.run_id, flow_name)
+        crashed = warehouse.start_run(run.run_id, flow_name)
+        if crashed:  # their processes were killed: they hold nothing any more
+            _logger().warning(
+                "marked %d run(s) left running by a killed process as crashed: %s",
+                len(crashed),
+                ", ".join(crashed),
+            )
         summary.at_stage(flow_name)  # until a timed stage names itself
         try:
             report = stages(run)
@@ -222,6 +230,14 @@ def _failed_state(summary: FlowSummary, exc: Exception) -> Any:
 
 
 logger = logging.getLogger("newsflow.run")
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The flow run's logger (its lines reach the Prefect UI), or newsflow's outside a run."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("newsflow")
 
 
 def conclude(run: Run, report: QualityReport) -> None:

@@ -29,9 +29,25 @@ class BulkStore:
     """The connection and the bulk-write helpers every store mixin of ``Warehouse`` uses."""
 
     con: duckdb.DuckDBPyConnection
+    _in_transaction: bool = False
 
     def _transaction(self) -> AbstractContextManager[None]:
-        return transaction(self.con)
+        """One transaction; inside another (``Warehouse.batch``) it joins the outer one, so a
+        batch's articles, rejects, page errors and finished entries commit together."""
+        return self._joined() if self._in_transaction else self._outermost()
+
+    @contextmanager
+    def _outermost(self) -> Iterator[None]:
+        self._in_transaction = True
+        try:
+            with transaction(self.con):
+                yield
+        finally:
+            self._in_transaction = False
+
+    @contextmanager
+    def _joined(self) -> Iterator[None]:
+        yield
 
     @contextmanager
     def _registered(self, name: str, table: pa.Table) -> Iterator[None]:

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+
 from newsflow.schemas.records import FeedEntry, Page
 from newsflow.tasks.warehouse.archive import archive_fields, page_from_archive
 from newsflow.tasks.warehouse.bulk import BulkStore, arrow_table
@@ -40,10 +42,15 @@ class PageStore(BulkStore):
     """Archiving fetched pages, reading them back for reprocessing, and the re-check queries."""
 
     def save_pages(self, run_id: str, pages: Sequence[Page]) -> None:
-        """Archive fetched pages and mark their entries seen, in one transaction.
+        """Archive fetched pages and record their entries, in one transaction.
 
-        A page with ``transient`` set leaves its entry to be retried on a later run. Of pages
-        repeated in a batch the last one counts (DuckDB's upserts would keep the first).
+        An entry is ``done`` only once its outcome is stored: a page that failed (404, not
+        HTML…) has it now, its error; a page with HTML is ``archived`` until the same
+        transaction that loads its article or reject, or records its extraction error, marks it
+        done (``mark_entries_done``), so a run killed in between leaves it for the next run to
+        finish from the archive (``unfinished_urls``). A page with ``transient`` set leaves its
+        entry to be retried on a later run. Of pages repeated in a batch the last one counts
+        (DuckDB's upserts would keep the first).
         """
         if not pages:
             return
@@ -67,7 +74,7 @@ class PageStore(BulkStore):
                 "source": p.source,
                 "entry_id": p.entry_id,
                 "url": p.url,
-                "state": "retry" if p.transient else "done",
+                "state": _entry_state(p),
                 "attempts": 1,
                 "first_seen_at": p.fetched_at,
                 "last_attempt_at": p.fetched_at,
@@ -108,21 +115,27 @@ class PageStore(BulkStore):
     def raw_pages(self, urls: Sequence[str]) -> list[Page]:
         """Archived pages as extraction takes them (HTML decompressed), in ``urls`` order, each
         with the boilerplate set its fetching run applied (archive.py); asked for a batch at a
-        time so a large archive never sits in memory at once."""
+        time so a large archive never sits in memory at once.
+
+        The batch's rows are cut out of ``raw_pages`` before any join: joined first, every HTML
+        blob of the archive travelled through the joins and ran DuckDB out of memory."""
         rows = self.con.execute(
             """
+            WITH r AS MATERIALIZED (
+                SELECT url, final_url, source, html, fetched_at, charset, entry_title,
+                       entry_published_at, run_id
+                FROM raw_pages WHERE html IS NOT NULL AND url IN (SELECT unnest(?)))
             SELECT r.url, r.final_url, r.source, r.html, r.fetched_at, r.charset,
                    r.entry_title, r.entry_published_at, s.entry_id, r.run_id, b.set_id,
                    b.line_hashes
-            FROM raw_pages r
+            FROM r
             LEFT JOIN (SELECT url, source, min(entry_id) AS entry_id FROM seen_entries
-                       GROUP BY ALL) s USING (url, source)
+                       WHERE url IN (SELECT unnest(?)) GROUP BY ALL) s USING (url, source)
             LEFT JOIN (SELECT run_id, source, set_id, line_hashes
                        FROM run_boilerplate JOIN boilerplate_sets USING (source, set_id)) b
                    USING (run_id, source)
-            WHERE r.html IS NOT NULL AND r.url IN (SELECT unnest(?))
             """,
-            [list(urls)],
+            [list(urls), list(urls)],
         ).fetchall()
         found = {
             row[0]: page_from_archive(**dict(zip(_ARCHIVE_KEYS, row, strict=True))) for row in rows
@@ -143,9 +156,43 @@ class PageStore(BulkStore):
         """Record why fetched pages gave no article (extraction empty, not an article…)."""
         if not errors:
             return
-        with self._transaction():
-            for url, reason in errors.items():
-                self.con.execute("UPDATE raw_pages SET error = ? WHERE url = ?", [reason, url])
+        table = pa.table({"url": list(errors), "reason": list(errors.values())})
+        with self._registered("_errors", table), self._transaction():
+            self.con.execute(
+                "UPDATE raw_pages SET error = e.reason FROM _errors e WHERE raw_pages.url = e.url"
+            )
+
+    def mark_entries_done(self, pages: Sequence[Page]) -> None:
+        """The archived entries of ``pages`` are done: called inside the transaction that
+        stores their outcome (``Warehouse.batch``), never before it."""
+        keys = {(p.source, p.entry_id) for p in pages if p.entry_id}
+        if not keys:
+            return
+        sources, entry_ids = zip(*keys, strict=True)
+        table = pa.table({"source": list(sources), "entry_id": list(entry_ids)})
+        with self._registered("_done", table), self._transaction():
+            self.con.execute(
+                """
+                UPDATE seen_entries SET state = 'done' FROM _done d
+                WHERE seen_entries.source = d.source AND seen_entries.entry_id = d.entry_id
+                  AND seen_entries.state = 'archived'
+                """
+            )
+
+    def unfinished_urls(self) -> list[str]:
+        """Archived pages whose outcome was never stored (their run was killed between archiving
+        and loading them), per source oldest fetch first: the next run finishes them from the
+        archive instead of fetching them again."""
+        rows = self.con.execute(
+            """
+            SELECT r.url FROM raw_pages r
+            WHERE r.html IS NOT NULL AND EXISTS (
+                SELECT 1 FROM seen_entries s
+                WHERE s.source = r.source AND s.url = r.url AND s.state = 'archived')
+            ORDER BY r.source, r.fetched_at, r.url
+            """
+        ).fetchall()
+        return [url for (url,) in rows]
 
     # -- re-checks (the policy is tasks/fetch/refetch.py) -------------------------------------
 
@@ -202,3 +249,11 @@ class PageStore(BulkStore):
             """,
             [[p.fetched_at, p.status, p.etag, p.status, p.last_modified, p.url] for p in pages],
         )
+
+
+def _entry_state(page: Page) -> str:
+    """``seen_entries.state`` as the page is archived: ``retry`` after a transient failure,
+    ``done`` when the failure itself is the outcome, ``archived`` while its HTML awaits one."""
+    if page.transient:
+        return "retry"
+    return "archived" if page.has_html else "done"

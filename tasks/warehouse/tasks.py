@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from newsflow.schemas.records import Page
 from newsflow.tasks.quality.validate import ValidationOutcome
 from newsflow.tasks.warehouse.warehouse import LoadCounts, Warehouse
 
@@ -18,18 +19,22 @@ def load_batch(
     outcome: ValidationOutcome,
     line_hashes: Mapping[str, list[str]],
     touch_unchanged: bool = True,
+    pages: Sequence[Page] = (),
+    page_errors: Mapping[str, str] | None = None,
 ) -> LoadCounts:
-    """Valid rows into ``articles``, rejects into ``rejected_articles``, results into
-    ``dq_results``. ``touch_unchanged=False``: reprocessing, nothing was seen on the site."""
-    counts = warehouse.load_articles(
-        run_id,
-        outcome.valid,
-        {r["article_id"]: line_hashes.get(r["article_id"], []) for r in outcome.valid},
-        touch_unchanged=touch_unchanged,
-    )
-    warehouse.save_rejections(
-        run_id,
-        [
+    """Valid rows into ``articles``, rejects into ``rejected_articles``, extraction errors into
+    ``raw_pages.error``, results into ``dq_results``, and the entries of ``pages`` marked done:
+    one transaction, so an entry is done exactly when its outcome is stored.
+    ``touch_unchanged=False``: reprocessing, nothing was seen on the site, and its rejects
+    replace those of earlier reprocess runs."""
+    with warehouse.batch():
+        counts = warehouse.load_articles(
+            run_id,
+            outcome.valid,
+            {r["article_id"]: line_hashes.get(r["article_id"], []) for r in outcome.valid},
+            touch_unchanged=touch_unchanged,
+        )
+        rejected = [
             {
                 "url": r.record["url"],
                 "source": r.record["source"],
@@ -38,7 +43,10 @@ def load_batch(
                 "record": r.record,
             }
             for r in outcome.rejected
-        ],
-    )
-    warehouse.save_dq_results(run_id, outcome.results)
+        ]
+        judged = [] if touch_unchanged else [r["url"] for r in (*outcome.valid, *rejected)]
+        warehouse.save_rejections(run_id, rejected, replacing=judged)
+        warehouse.mark_page_errors(dict(page_errors or {}))
+        warehouse.save_dq_results(run_id, outcome.results)
+        warehouse.mark_entries_done(pages)
     return counts

@@ -17,8 +17,8 @@ import errno
 import json
 import os
 import shutil
-from collections.abc import Iterable, Sequence
-from contextlib import suppress
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,12 +160,34 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
 
     # -- runs ---------------------------------------------------------------------------------
 
-    def start_run(self, run_id: str, flow: str) -> None:
-        self.con.execute(
-            "INSERT OR REPLACE INTO pipeline_runs (run_id, flow, started_at, status) "
-            "VALUES (?, ?, ?, 'running')",
-            [run_id, flow, _now()],
-        )
+    def start_run(self, run_id: str, flow: str) -> list[str]:
+        """Record the run as ``running``, and first mark every other run still ``running`` as
+        ``crashed``: this process holds the working file's lock, so no other run is writing,
+        and a row left ``running`` belongs to a process that was killed. Returns those runs."""
+        with self._transaction():
+            crashed = self.con.execute(
+                """
+                UPDATE pipeline_runs SET status = 'crashed', message = 'the run''s process ended '
+                    || 'without finishing it (killed or lost power); found by run ' || ?
+                WHERE status = 'running' AND run_id <> ?
+                RETURNING run_id
+                """,
+                [run_id, run_id],
+            ).fetchall()
+            self.con.execute(
+                "INSERT OR REPLACE INTO pipeline_runs (run_id, flow, started_at, status) "
+                "VALUES (?, ?, ?, 'running')",
+                [run_id, flow, _now()],
+            )
+        return sorted(r[0] for r in crashed)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for everything a batch's outcome writes (its articles, rejects,
+        page errors, check results, and its entries marked done), so a kill leaves all or
+        none of it."""
+        with self._transaction():
+            yield
 
     def finish_run(
         self, run_id: str, status: str, counts: dict[str, int], message: str | None
@@ -259,13 +281,16 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
     def unseen_entry_ids(
         self, source: str, entry_ids: Iterable[str], max_attempts: int = 3
     ) -> set[str]:
-        """Entry ids of ``source`` whose page still needs fetching (new, or a transient failure)."""
+        """Entry ids of ``source`` whose page still needs fetching (new, or a transient failure).
+
+        An ``archived`` entry is not fetched again: its page is in the archive and the run
+        finishes it from there (``unfinished_urls``)."""
         ids = list(dict.fromkeys(entry_ids))
         if not ids:
             return set()
         done = self.con.execute(
             "SELECT entry_id FROM seen_entries WHERE source = ? AND entry_id IN (SELECT unnest(?)) "
-            "AND (state = 'done' OR attempts >= ?)",
+            "AND (state IN ('done', 'archived') OR attempts >= ?)",
             [source, ids, max_attempts],
         ).fetchall()
         return set(ids) - {row[0] for row in done}
@@ -388,8 +413,28 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
         ).fetchall()
         return [list(hashes) for _, hashes in rows]
 
-    def save_rejections(self, run_id: str, rejections: Sequence[dict[str, Any]]) -> None:
-        """Rows that failed checks, with every failed check and the observed values."""
+    def save_rejections(
+        self,
+        run_id: str,
+        rejections: Sequence[dict[str, Any]],
+        *,
+        replacing: Sequence[str] = (),
+    ) -> None:
+        """Rows that failed checks, with every failed check and the observed values.
+
+        ``replacing`` (reprocess: the record URLs of the batch it judged again) first deletes
+        what earlier reprocess runs rejected of those URLs, so each reprocess replaces its own
+        verdict instead of adding another full set; an ingest run's rejects stay, since its
+        reject rate is measured from them."""
+        if replacing:
+            self.con.execute(
+                """
+                DELETE FROM rejected_articles
+                WHERE url IN (SELECT unnest(?)) AND run_id <> ? AND run_id IN (
+                    SELECT run_id FROM pipeline_runs WHERE flow = 'reprocess')
+                """,
+                [list(replacing), run_id],
+            )
         if not rejections:
             return
         now = _now()
@@ -436,7 +481,8 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
     def latest_ingest_run(self) -> str | None:
         """The newest ingest run that finished: what ``newsflow check`` checks the rates of."""
         return self.scalar(
-            "SELECT run_id FROM pipeline_runs WHERE flow = 'ingest' AND status <> 'running' "
+            "SELECT run_id FROM pipeline_runs WHERE flow = 'ingest' "
+            "AND status NOT IN ('running', 'crashed') "
             "ORDER BY started_at DESC LIMIT 1"
         )
 

@@ -1,0 +1,337 @@
+"""Interrupted runs lose nothing: ``newsflow run`` in a real subprocess over a loopback corpus,
+killed at moments chosen from the outside (how many pages the servers have answered), then run
+again with no manual step; ``articles`` (url, content_hash) and ``rejected_articles`` (url) must
+equal those of one uninterrupted run of the same corpus.
+
+The corpus: three hosts (127.0.0.1-3), one feed each, 80 entries per feed: most pages are
+articles, some too short (rejected by the row checks), some answer 404 (a page error), so all
+three outcomes are exercised. Every request is slowed a little so a run lasts long enough to be
+killed mid-fetch. The runs report to a Prefect server of this module's own whose writer limit is
+disabled, so a killed run's writer slot (another item of the same issue) cannot stall the rerun;
+DuckDB's lock is the guard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from tests.servers import LoopbackServer, Response
+
+HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
+PER_FEED = 80
+DELAY_S = 0.03  # per page request
+WORDS = [f"w{n:03d}" for n in range(600)]
+
+
+def _article(host: int, n: int) -> str | None:
+    """The page of entry ``n`` on host ``host``: None for a 404, short text for a reject."""
+    if n % 20 == 7:
+        return None
+    rng = random.Random(host * 1000 + n)
+    paragraphs = 1 if n % 20 == 13 else 5
+    words = 12 if paragraphs == 1 else 35
+    body = "".join(
+        f"<p>{' '.join(rng.choice(WORDS) for _ in range(words)).capitalize()}.</p>"
+        for _ in range(paragraphs)
+    )
+    title = f"Report {host}-{n}: {' '.join(rng.choice(WORDS) for _ in range(4))}"
+    return (
+        f"<!doctype html><html lang='en'><head><title>{title}</title>"
+        f"<meta name='author' content='Writer {n % 7}'>"
+        f"<meta property='article:published_time' content='2026-11-30T{n % 24:02d}:00:00Z'>"
+        f"</head><body><article><h1>{title}</h1>{body}</article></body></html>"
+    )
+
+
+def _feed(srv: LoopbackServer, host: int) -> str:
+    items = "".join(
+        f"<item><title>Report {host}-{n}</title><link>{srv.url(f'/a/{n}.html')}</link>"
+        f"<guid>{srv.url(f'/a/{n}.html')}</guid>"
+        f"<pubDate>Mon, 30 Nov 2026 {n % 24:02d}:00:00 GMT</pubDate></item>"
+        for n in range(PER_FEED)
+    )
+    channel = f"<channel><title>h{host}</title>{items}</channel>"
+    return f"<?xml version='1.0'?><rss version='2.0'>{channel}</rss>"
+
+
+@dataclass
+class Corpus:
+    servers: list[LoopbackServer]
+
+    def pages_served(self) -> int:
+        return sum(1 for s in self.servers for r in s.requests if r.path.startswith("/a/"))
+
+    def reset(self) -> None:
+        for s in self.servers:
+            s.requests.clear()
+
+    @property
+    def total_pages(self) -> int:
+        return PER_FEED * len(self.servers)
+
+
+@pytest.fixture(scope="module")
+def corpus() -> Iterator[Corpus]:
+    servers = []
+    for index, host in enumerate(HOSTS):
+        srv = LoopbackServer(host)
+
+        def page(req, host=index):  # noqa: ANN001
+            time.sleep(DELAY_S)
+            n = int(req.path.rsplit("/", 1)[1].split(".")[0])
+            html = _article(host, n)
+            return Response(404, b"not here") if html is None else Response(200, html)
+
+        srv.route(
+            "/rss.xml",
+            lambda _req, srv=srv, host=index: Response(
+                200, _feed(srv, host), content_type="application/rss+xml"
+            ),
+        )
+        for n in range(PER_FEED):
+            srv.route(f"/a/{n}.html", page)
+        srv.start()
+        servers.append(srv)
+    yield Corpus(servers)
+    for srv in servers:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory) -> Iterator[str]:
+    """A Prefect server for this module's runs, with the writer limit disabled."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    log = open(home / "server.log", "wb")  # noqa: SIM115
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-services",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "no Prefect server"
+            time.sleep(0.5)
+        httpx.post(
+            f"{api}/v2/concurrency_limits/",
+            json={"name": "newsflow-warehouse-writer", "limit": 1, "active": False},
+            timeout=10,
+        ).raise_for_status()
+        yield api
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+        log.close()
+
+
+def _config(tmp: Path, corpus: Corpus) -> Path:
+    sources = "".join(
+        f'[[sources]]\nname = "host{i}"\nfeed = "{srv.url("/rss.xml")}"\n\n'
+        for i, srv in enumerate(corpus.servers)
+    )
+    path = tmp / "newsflow.toml"
+    path.write_text(
+        f"""[warehouse]
+path = "{tmp / "w.duckdb"}"
+lock_timeout_s = 60
+
+[fetch]
+allow_private = ["127.0.0.0/8"]
+per_host_delay_s = 0
+batch_size = 20
+retries = 0
+respect_robots = false
+max_workers = 3
+
+[checks]
+freshness_hours = 100000
+
+{sources}"""
+    )
+    return path
+
+
+def _start(config: Path, api: str) -> subprocess.Popen:
+    env = {**os.environ, "PREFECT_API_URL": api, "NO_COLOR": "1"}
+    newsflow = Path(sys.executable).with_name("newsflow")
+    return subprocess.Popen(
+        [str(newsflow), "run", "--config", str(config), "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def _finish(proc: subprocess.Popen) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=300)
+    return proc.returncode, out.decode(), err.decode()
+
+
+def _wait_for(condition, proc: subprocess.Popen, what: str) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + 300
+    while not condition():
+        assert proc.poll() is None, f"the run ended before {what}: {_finish(proc)}"
+        assert time.monotonic() < deadline, f"never reached {what}"
+        time.sleep(0.02)
+
+
+def _tables(config: Path) -> tuple[set, set, list]:
+    db = config.parent / "w.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con:
+        articles = set(con.execute("SELECT url, content_hash FROM articles").fetchall())
+        rejects = {u for (u,) in con.execute("SELECT url FROM rejected_articles").fetchall()}
+        runs = con.execute("SELECT status FROM pipeline_runs ORDER BY started_at").fetchall()
+    return articles, rejects, [s for (s,) in runs]
+
+
+def _archived_pages(config: Path) -> int:
+    """Pages the killed run archived (its working file, free now that its process is gone)."""
+    work = config.parent / "w.work.duckdb"
+    if not work.exists():
+        return 0
+    with duckdb.connect(str(work), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM raw_pages").fetchone()[0]
+
+
+def _group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def clean_config(corpus, tmp_path_factory) -> Path:
+    return _config(tmp_path_factory.mktemp("clean"), corpus)
+
+
+@pytest.fixture(scope="module")
+def clean_run(corpus, prefect_api, clean_config) -> tuple[set, set]:
+    corpus.reset()
+    config = clean_config
+    code, out, err = _finish(_start(config, prefect_api))
+    assert code == 0, (out, err)
+    articles, rejects, _ = _tables(config)
+    # All three outcomes are in the corpus: articles, rejects and 404 page errors.
+    assert len(articles) > 150 and len(rejects) >= 9
+    assert len(articles) + len(rejects) < corpus.total_pages
+    return articles, rejects
+
+
+KILLS = {
+    # name: (signal, pages served before the signal)
+    "kill9-fetching": (signal.SIGKILL, 100),
+    "kill9-mid-load": (signal.SIGKILL, None),  # after the last page was served
+    "sigint": (signal.SIGINT, 130),
+    "sigterm": (signal.SIGTERM, 170),
+}
+
+
+def test_interrupted_runs_then_a_rerun_equal_an_uninterrupted_run(
+    corpus, prefect_api, clean_run, tmp_path
+):
+    """Every kill point in turn (one test, so the corpus, the Prefect server and the clean run
+    are made once however the suite is distributed)."""
+    for name, (sig, after_pages) in KILLS.items():
+        _kill_then_rerun(name, sig, after_pages, corpus, prefect_api, clean_run, tmp_path / name)
+
+
+def _kill_then_rerun(name, sig, after_pages, corpus, prefect_api, clean_run, tmp) -> None:  # noqa: ANN001
+    tmp.mkdir()
+    config = _config(tmp, corpus)
+    corpus.reset()
+    proc = _start(config, prefect_api)
+    # 404s are served too, so "every page" is the whole corpus.
+    threshold = corpus.total_pages if after_pages is None else after_pages
+    _wait_for(lambda: corpus.pages_served() >= threshold, proc, f"{threshold} pages served")
+    os.killpg(proc.pid, sig)
+    code, out, err = _finish(proc)
+    assert code != 0, f"{name}: the run finished before the signal: {out}"
+    deadline = time.monotonic() + 30
+    while not _group_gone(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _group_gone(proc.pid), f"{name}: processes of the killed run are left behind"
+
+    archived = _archived_pages(config)
+    corpus.reset()
+    code, out, err = _finish(_start(config, prefect_api))
+    assert code == 0, (name, out, err)
+    articles, rejects, statuses = _tables(config)
+    want_articles, want_rejects = clean_run
+    assert len(articles) == len(want_articles), name
+    assert articles == want_articles, name
+    assert rejects == want_rejects, name
+    # What the killed run archived is finished from the archive, not fetched again.
+    assert corpus.pages_served() == corpus.total_pages - archived, name
+    assert "running" not in statuses, (name, statuses)
+    if sig == signal.SIGKILL:  # nobody could mark it: the rerun found it left running
+        assert statuses[0] == "crashed", (name, statuses)
+        assert "crashed" in err, (name, err)
+    assert json.loads(out)["status"] == "completed", name
+
+
+def _reject_rows(config: Path) -> int:
+    with duckdb.connect(str(config.parent / "w.duckdb"), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM rejected_articles").fetchone()[0]
+
+
+def test_reprocess_replaces_its_own_rejects(clean_run, clean_config, prefect_api):
+    """Each reprocess judges the archived pages again: its rejects replace those of the last
+    reprocess instead of adding another full set (the ingest run's stay: its reject rate is
+    measured from them)."""
+    _, want_rejects = clean_run
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "NO_COLOR": "1"}
+    newsflow = Path(sys.executable).with_name("newsflow")
+    counts = [_reject_rows(clean_config)]
+    for _ in range(2):
+        done = subprocess.run(
+            [str(newsflow), "reprocess", "--config", str(clean_config)],
+            env=env,
+            capture_output=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        counts.append(_reject_rows(clean_config))
+    ingest_rejects = len(want_rejects)
+    assert counts == [ingest_rejects, 2 * ingest_rejects, 2 * ingest_rejects]
+    assert _tables(clean_config)[1] == want_rejects
