@@ -6,9 +6,10 @@ equal those of one uninterrupted run of the same corpus.
 The corpus: three hosts (127.0.0.1-3), one feed each, 80 entries per feed: most pages are
 articles, some too short (rejected by the row checks), some answer 404 (a page error), so all
 three outcomes are exercised. Every request is slowed a little so a run lasts long enough to be
-killed mid-fetch. The runs report to a Prefect server of this module's own whose writer limit is
-disabled, so a killed run's writer slot (another item of the same issue) cannot stall the rerun;
-DuckDB's lock is the guard.
+killed mid-fetch. The runs report to a Prefect server of this module's own, started without its
+services (so without the lease service that would reclaim a dead holder's slot); each
+warehouse's writer limit is created disabled there, so a killed run's writer slot cannot stall
+the rerun and DuckDB's lock is the guard, as for a CLI command on its own temporary server.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import duckdb
 import httpx
 import pytest
 
+from newsflow.tasks.warehouse.warehouse import working_path
+from newsflow.tasks.warehouse.writer import writer_limit_name
 from tests.servers import LoopbackServer, Response
 
 HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
@@ -150,16 +153,23 @@ def prefect_api(tmp_path_factory) -> Iterator[str]:
                 pass
             assert server.poll() is None and time.monotonic() < deadline, "no Prefect server"
             time.sleep(0.5)
-        httpx.post(
-            f"{api}/v2/concurrency_limits/",
-            json={"name": "newsflow-warehouse-writer", "limit": 1, "active": False},
-            timeout=10,
-        ).raise_for_status()
         yield api
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
         log.close()
+
+
+def _disable_writer_slot(api: str, db: Path) -> None:
+    """Create the warehouse's writer limit disabled on this module's server (see above)."""
+    name = writer_limit_name(working_path(db))
+    answer = httpx.post(
+        f"{api}/v2/concurrency_limits/",
+        json={"name": name, "limit": 1, "active": False},
+        timeout=10,
+    )
+    if answer.status_code != 409:  # 409: created by an earlier run of the same warehouse
+        answer.raise_for_status()
 
 
 def _config(tmp: Path, corpus: Corpus) -> Path:
@@ -190,6 +200,7 @@ freshness_hours = 100000
 
 
 def _start(config: Path, api: str) -> subprocess.Popen:
+    _disable_writer_slot(api, config.parent / "w.duckdb")
     env = {**os.environ, "PREFECT_API_URL": api, "NO_COLOR": "1"}
     newsflow = Path(sys.executable).with_name("newsflow")
     return subprocess.Popen(
