@@ -226,7 +226,11 @@ def _wait_for(condition, proc: subprocess.Popen, what: str) -> None:  # noqa: AN
 
 
 def _tables(config: Path) -> tuple[set, set, list]:
-    db = config.parent / "w.duckdb"
+    return _tables_of(config.parent / "w.duckdb")
+
+
+def _tables_of(db: Path) -> tuple[set, set, list]:
+    """``articles`` (url, content_hash), ``rejected_articles`` (url), the runs' statuses."""
     with duckdb.connect(str(db), read_only=True) as con:
         articles = set(con.execute("SELECT url, content_hash FROM articles").fetchall())
         rejects = {u for (u,) in con.execute("SELECT url FROM rejected_articles").fetchall()}
@@ -269,12 +273,35 @@ def clean_run(corpus, prefect_api, clean_config) -> tuple[set, set]:
     return articles, rejects
 
 
+def _pages_served(count: int | None):  # noqa: ANN202
+    """The moment ``count`` pages (None: every page, 404s included) have been served."""
+
+    def reached(corpus: Corpus, _tmp: Path) -> bool:
+        return corpus.pages_served() >= (corpus.total_pages if count is None else count)
+
+    return reached
+
+
+def _checking(corpus: Corpus, tmp: Path) -> bool:
+    """After the last batch: every page served and the run's row checks written to its Data
+    Docs (the validate stage); the clusters, table checks and publish are still to come."""
+    docs = tmp / "w-data-docs"
+    return corpus.pages_served() >= corpus.total_pages and docs.exists() and any(docs.rglob("*"))
+
+
+def _publishing(_corpus: Corpus, tmp: Path) -> bool:
+    """During publish: the new snapshot's ``.w.duckdb.<pid>.tmp`` is being written."""
+    return any(tmp.glob(".w.duckdb.*.tmp"))
+
+
 KILLS = {
-    # name: (signal, pages served before the signal)
-    "kill9-fetching": (signal.SIGKILL, 100),
-    "kill9-mid-load": (signal.SIGKILL, None),  # after the last page was served
-    "sigint": (signal.SIGINT, 130),
-    "sigterm": (signal.SIGTERM, 170),
+    # name: (signal, the moment observed from outside, whether the killed run is left running)
+    "kill9-fetching": (signal.SIGKILL, _pages_served(100), True),
+    "kill9-mid-load": (signal.SIGKILL, _pages_served(None), True),
+    "kill9-after-last-batch": (signal.SIGKILL, _checking, True),
+    "kill9-publishing": (signal.SIGKILL, _publishing, False),  # its run is recorded by then
+    "sigint": (signal.SIGINT, _pages_served(130), False),
+    "sigterm": (signal.SIGTERM, _pages_served(170), False),
 }
 
 
@@ -283,18 +310,18 @@ def test_interrupted_runs_then_a_rerun_equal_an_uninterrupted_run(
 ):
     """Every kill point in turn (one test, so the corpus, the Prefect server and the clean run
     are made once however the suite is distributed)."""
-    for name, (sig, after_pages) in KILLS.items():
-        _kill_then_rerun(name, sig, after_pages, corpus, prefect_api, clean_run, tmp_path / name)
+    for name, (sig, moment, left_running) in KILLS.items():
+        _kill_then_rerun(
+            name, sig, moment, left_running, corpus, prefect_api, clean_run, tmp_path / name
+        )
 
 
-def _kill_then_rerun(name, sig, after_pages, corpus, prefect_api, clean_run, tmp) -> None:  # noqa: ANN001
+def _kill_then_rerun(name, sig, moment, left_running, corpus, prefect_api, clean_run, tmp) -> None:  # noqa: ANN001
     tmp.mkdir()
     config = _config(tmp, corpus)
     corpus.reset()
     proc = _start(config, prefect_api)
-    # 404s are served too, so "every page" is the whole corpus.
-    threshold = corpus.total_pages if after_pages is None else after_pages
-    _wait_for(lambda: corpus.pages_served() >= threshold, proc, f"{threshold} pages served")
+    _wait_for(lambda: moment(corpus, tmp), proc, f"the moment of {name}")
     os.killpg(proc.pid, sig)
     code, out, err = _finish(proc)
     assert code != 0, f"{name}: the run finished before the signal: {out}"
@@ -312,10 +339,13 @@ def _kill_then_rerun(name, sig, after_pages, corpus, prefect_api, clean_run, tmp
     assert len(articles) == len(want_articles), name
     assert articles == want_articles, name
     assert rejects == want_rejects, name
+    # The snapshot holds what the working file holds, and no publish left a temp file.
+    assert _tables_of(tmp / "w.work.duckdb")[:2] == (articles, rejects), name
+    assert not list(tmp.glob(".w.duckdb.*")), (name, list(tmp.glob(".w.duckdb.*")))
     # What the killed run archived is finished from the archive, not fetched again.
     assert corpus.pages_served() == corpus.total_pages - archived, name
     assert "running" not in statuses, (name, statuses)
-    if sig == signal.SIGKILL:  # nobody could mark it: the rerun found it left running
+    if left_running:  # nobody could mark it: the rerun found it left running
         assert statuses[0] == "crashed", (name, statuses)
         assert "crashed" in err, (name, err)
     assert json.loads(out)["status"] == "completed", name
@@ -346,3 +376,81 @@ def test_reprocess_replaces_its_own_rejects(clean_run, clean_config, prefect_api
     ingest_rejects = len(want_rejects)
     assert counts == [ingest_rejects, 2 * ingest_rejects, 2 * ingest_rejects]
     assert _tables(clean_config)[1] == want_rejects
+
+
+# -- the CLI's own temporary API server dies with the command ----------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    """Every live process whose parent is ``pid`` (from /proc, as ``ps --ppid`` reads it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        fields = stat.rsplit(")", 1)[1].split()  # after "(comm)": state, ppid, …
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper counts as gone: it holds no memory or port)."""
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _start_on_own_server(config: Path) -> subprocess.Popen:
+    """``newsflow run`` with no Prefect API configured: it starts its own temporary server."""
+    env = {**os.environ, "PREFECT_HOME": str(config.parent / "prefect-home"), "NO_COLOR": "1"}
+    env.pop("PREFECT_API_URL", None)
+    newsflow = Path(sys.executable).with_name("newsflow")
+    return subprocess.Popen(
+        [str(newsflow), "run", "--config", str(config), "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill9", "sigterm"])
+def test_the_temporary_api_server_dies_with_the_command(sig, corpus, tmp_path):
+    """A ``newsflow run`` killed while fetching leaves no process behind: not its extraction
+    workers, not the temporary API server it started in a session of its own. SIGTERM is
+    handled like Ctrl-C: one line, exit 143, the run recorded as failed, not left running."""
+    config = _config(tmp_path, corpus)
+    corpus.reset()
+    proc = _start_on_own_server(config)
+    _wait_for(lambda: corpus.pages_served() >= 40, proc, "40 pages served")
+    family = _children(proc.pid)
+    servers = [pid for pid in family if "uvicorn" in _cmdline(pid)]
+    assert servers, f"no temporary API server among {[_cmdline(p) for p in family]}"
+    os.kill(proc.pid, sig)  # the command alone, as `kill` does: not its process group
+    code, _out, err = _finish(proc)
+    deadline = time.monotonic() + 60
+    while any(_alive(pid) for pid in family) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [_cmdline(pid) for pid in family if _alive(pid)]
+    assert not left, f"left running after {sig.name}: {left}"
+    if sig == signal.SIGTERM:
+        assert code == 143, err
+        assert "Traceback" not in err, err
+        assert err.strip().splitlines()[-1].startswith("newsflow: error: terminated"), err
+        _, _, statuses = _tables_of(config.parent / "w.work.duckdb")
+        assert statuses == ["failed"], statuses
+    else:
+        assert code == -signal.SIGKILL

@@ -19,7 +19,10 @@ from newsflow.cli.output import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_RUN_FAILED,
+    EXIT_TERMINATED,
+    Terminated,
     error,
+    handle_sigterm,
     quiet_broken_pipe,
 )
 
@@ -35,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from newsflow.schemas.config import ConfigError
     from newsflow.tasks.warehouse.connection import WarehouseLocked
 
+    handle_sigterm()  # SIGTERM unwinds like Ctrl-C: the run recorded, the API server stopped
     try:
         return int(args.handler(args))
     except ConfigError as exc:
@@ -46,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `newsflow query … | head`: the reader has all it wanted
         quiet_broken_pipe()
         return EXIT_OK
+    except Terminated:
+        error("terminated (SIGTERM)")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         error("interrupted")
         return EXIT_INTERRUPTED

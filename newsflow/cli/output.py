@@ -22,6 +22,27 @@ EXIT_BAD_CONFIG = 2  # a bad config, a bad argument, a missing file, SQL that do
 EXIT_RUN_FAILED = 3
 EXIT_NOTHING_WORKED = 4  # the run completed but every polled feed or every fetched page failed
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+EXIT_TERMINATED = 143  # SIGTERM (kill, systemd, a container stopping), as a shell reports it
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, like Ctrl-C's KeyboardInterrupt: every path that
+    unwinds an interrupted run (rolled-back batches, the run recorded as failed, the temporary
+    API server stopped) then runs for it too, and only the exit code tells the two apart."""
+
+
+def _raise_terminated(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
+def handle_sigterm() -> None:
+    """Make SIGTERM raise :class:`Terminated` in the main thread instead of ending the process
+    on the spot. Prefect's flow engine swaps in its own handler while a flow runs; when it has
+    recorded the flow run as crashed it puts this one back and sends the signal again, so the
+    command still unwinds through here."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 def quiet_broken_pipe() -> None:

@@ -117,7 +117,27 @@ def make_pool(pages: int) -> ProcessPoolExecutor | None:
     cores = os.cpu_count() or 1
     if pages < POOL_THRESHOLD or cores < 2:
         return None
-    return ProcessPoolExecutor(max_workers=cores, mp_context=get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=cores,
+        mp_context=get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+def _exit_with_parent(parent: int, poll_s: float = 1.0) -> None:
+    """In each worker: exit when the run's process is gone. A worker blocks reading its task
+    queue, whose write end it holds too, so a run killed with ``-9`` would otherwise leave its
+    workers (and their copies of the run's stdout) alive for good."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 @contextmanager
