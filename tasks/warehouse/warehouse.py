@@ -100,6 +100,31 @@ def check_location(published: Path, working: Path) -> None:
         )
 
 
+#: The free space a run needs beside the working file before it starts: room for the first
+#: batches, DuckDB's write-ahead log and a small snapshot. Less, and the run would only find
+#: out mid-batch; refused at open, nothing is written.
+MIN_FREE_BYTES = 16 * 1024 * 1024
+
+
+def check_free_space(published: Path, minimum: int = MIN_FREE_BYTES) -> None:
+    """ENOSPC before anything is written when the warehouse's filesystem has less than
+    ``minimum`` bytes free (measured at the nearest existing folder of ``published``; a
+    filesystem reporting no size at all is not judged: whatever refuses the write says so)."""
+    folder = next((p for p in (published.parent, *published.parents) if p.is_dir()), None)
+    if folder is None:
+        return
+    usage = shutil.disk_usage(folder)
+    free = usage.free
+    if usage.total and free < minimum:  # total 0: a pseudo filesystem (/proc) that has no size
+        mib = 1024 * 1024
+        raise OSError(
+            errno.ENOSPC,
+            f"only {free / mib:.1f} MiB free where the warehouse lives, a run needs at least "
+            f"{minimum // mib} MiB: free some space and run again",
+            str(folder),
+        )
+
+
 def working_path(published: Path) -> Path:
     """``news.duckdb`` → ``news.work.duckdb``: the file only the pipeline opens."""
     return published.with_name(f"{published.stem}.work{published.suffix or '.duckdb'}")
@@ -131,12 +156,14 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
         """Open the working file for writing (created, with its folder, when missing).
 
         Raises OSError for a location that cannot hold a warehouse (a directory where the file
-        should be, a folder that cannot be created), :class:`WarehouseLocked` after waiting
-        out another writer, and :class:`WarehouseDamaged` for a working file DuckDB cannot
-        read: all before anything is written."""
+        should be, a folder that cannot be created, less than :data:`MIN_FREE_BYTES` free),
+        :class:`WarehouseLocked` after waiting out another writer, and
+        :class:`WarehouseDamaged` for a working file DuckDB cannot read: all before anything
+        is written."""
         published_path = Path(published).expanduser().resolve()
         working = working_path(published_path)
         check_location(published_path, working)
+        check_free_space(published_path)
         published_path.parent.mkdir(parents=True, exist_ok=True)
         existed = working.exists()
         con = connect_with_wait(working, lock_timeout_s, memory_limit)
