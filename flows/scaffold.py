@@ -24,14 +24,13 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
-from prefect import get_run_logger
-from prefect.exceptions import MissingContextError
 from prefect.runtime import flow_run
 
 from newsflow.flows.failure import RunFailed, one_line, stage_name
 from newsflow.flows.outcome import dead_run_reason, nothing_worked_state
 from newsflow.schemas.config import Config, ConfigError, load_config
 from newsflow.tasks.quality import gate
+from newsflow.tasks.quality.alerts import run_logger
 from newsflow.tasks.quality.gate import QualityReport
 from newsflow.tasks.quality.tasks import announce
 from newsflow.tasks.warehouse.warehouse import LoadCounts, Warehouse
@@ -201,7 +200,7 @@ def _run_stages(
         run = Run(warehouse=warehouse, config=config, run_id=summary.run_id, summary=summary)
         crashed = warehouse.start_run(run.run_id, flow_name)
         if crashed:  # their processes were killed: they hold nothing any more
-            _logger().warning(
+            run_logger().warning(
                 "marked %d run(s) left running by a killed process as crashed: %s",
                 len(crashed),
                 ", ".join(crashed),
@@ -230,14 +229,6 @@ def _failed_state(summary: FlowSummary, exc: Exception) -> Any:
 
 
 logger = logging.getLogger("newsflow.run")
-
-
-def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
-    """The flow run's logger (its lines reach the Prefect UI), or newsflow's outside a run."""
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return logging.getLogger("newsflow")
 
 
 def conclude(run: Run, report: QualityReport) -> None:
