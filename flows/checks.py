@@ -29,7 +29,6 @@ def checks(
 
 
 def check_stages(run: Run) -> QualityReport:
-    run.articles_changed = False  # checks never touch articles
     run.summary.checked_run_id = run.warehouse.latest_ingest_run()
     return run_checks(
         run.warehouse, run.run_id, run.config, checked_run_id=run.summary.checked_run_id

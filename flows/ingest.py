@@ -94,8 +94,7 @@ def ingest_stages(run: Run) -> QualityReport:
     with summary.timed("clusters"):
         cluster_stories(warehouse, run_id)
 
-    run.articles_changed = summary.pages_fetched > 0 or bool(unfinished)
-    if not run.articles_changed:
+    if not (summary.pages_fetched or unfinished):
         # Every feed unchanged: no article moved, so the verdict stands as last evaluated.
         # Freshness over idle ticks is the hourly `checks` flow's job.
         return gate.standing_report(warehouse, run_id)

@@ -52,6 +52,8 @@ class FlowSummary:
     data_docs: str | None = None
     elapsed_s: float = 0.0
     stage_s: dict[str, float] = field(default_factory=dict)  # wall time per stage
+    # How the snapshot was written: a delta (rows removed and added) or a rebuild.
+    published: dict[str, Any] | None = None
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -139,7 +141,6 @@ class Run:
     config: Config
     run_id: str
     summary: Any
-    articles_changed: bool = True  # False: publish keeps the snapshot's articles as they are
 
 
 def current_run_id() -> str:
@@ -245,4 +246,6 @@ def conclude(run: Run, report: QualityReport) -> None:
         message = "; ".join(m for m in (summary.nothing_worked, message) if m)
     warehouse.finish_run(run.run_id, summary.status, summary.counts(), message)
     with summary.timed("publish"):
-        warehouse.publish(articles_changed=run.articles_changed)
+        warehouse.publish()
+    if warehouse.last_publish:
+        summary.published = asdict(warehouse.last_publish)

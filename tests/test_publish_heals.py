@@ -181,7 +181,7 @@ def test_an_analysts_read_write_session_never_reaches_a_later_snapshot(tmp_path,
         ):
             warehouse.start_run("r2", "ingest")
             warehouse.finish_run("r2", "completed", {}, None)
-            warehouse.publish(articles_changed=False)
+            warehouse.publish()
         held = [r.message for r in caplog.records if "open read-write" in r.message]
         assert held and str(db) in held[0] and f"PID {analyst.pid}" in held[0]
         assert any(f"removed {db}.wal" in r.message for r in caplog.records)

@@ -205,7 +205,7 @@ def test_idle_publish_refreshes_bookkeeping_and_keeps_articles(warehouse):
     path = warehouse.publish()
     warehouse.start_run("r2", "ingest")
     warehouse.finish_run("r2", "completed", {}, None)
-    warehouse.publish(articles_changed=False)
+    warehouse.publish()
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM articles").fetchone() == (1,)
         assert con.execute("SELECT run_id FROM pipeline_runs").fetchall() == [("r2",)]

@@ -90,9 +90,10 @@ def _build(root: Path) -> DemoWarehouse:
 
 
 def copy_warehouse(source: DemoWarehouse, target_dir: Path) -> Path:
-    """Copy the snapshot and the working file to ``target_dir``; returns the new snapshot path."""
+    """Copy the snapshot and the working file to ``target_dir`` (times kept, as a backup tool
+    would); returns the new snapshot path."""
     target_dir.mkdir(parents=True, exist_ok=True)
     db = target_dir / source.db.name
-    shutil.copy(source.db, db)
-    shutil.copy(source.working, working_path(db))
+    shutil.copy2(source.db, db)  # the modification time says newsflow wrote it last
+    shutil.copy2(source.working, working_path(db))
     return db

@@ -256,6 +256,65 @@ def fill_index(con: duckdb.DuckDBPyConnection, own: str, catalog: str) -> None:
     )
 
 
+def apply_index_delta(con: duckdb.DuckDBPyConnection, own: str, catalog: str) -> tuple[int, int]:
+    """Bring ``catalog``'s index (a copy of the previous snapshot's) level with the working
+    index; returns (rows removed, rows added).
+
+    A document keeps its ``docid`` for as long as its content does (a changed article is
+    indexed again under a new one), so the documents that differ name exactly the term rows to
+    remove and add; terms are compared by ``termid`` (their document frequencies move)."""
+    target = f'"{catalog}".{FTS_SCHEMA}'
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _docs_delta AS
+        SELECT coalesce(s.docid, o.docid) AS docid,
+               s.docid IS NOT NULL AS in_snapshot, o.docid IS NOT NULL AS in_working
+        FROM {target}.docs s FULL JOIN "{own}".search_docs o ON s.docid = o.docid
+        WHERE s.docid IS NULL OR o.docid IS NULL OR s.name <> o.article_id OR s.len <> o.len
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _dict_delta AS
+        SELECT coalesce(s.termid, o.termid) AS termid,
+               s.termid IS NOT NULL AS in_snapshot, o.termid IS NOT NULL AS in_working
+        FROM {target}.dict s
+        FULL JOIN (SELECT * FROM "{own}".search_dict WHERE df > 0) o ON s.termid = o.termid
+        WHERE s.termid IS NULL OR o.termid IS NULL OR s.term <> o.term OR s.df <> o.df
+        """
+    )
+    removed = added = 0
+    for sql in (
+        f"DELETE FROM {target}.terms WHERE docid IN "
+        "(SELECT docid FROM _docs_delta WHERE in_snapshot)",
+        f"DELETE FROM {target}.docs WHERE docid IN "
+        "(SELECT docid FROM _docs_delta WHERE in_snapshot)",
+        f"DELETE FROM {target}.dict WHERE termid IN "
+        "(SELECT termid FROM _dict_delta WHERE in_snapshot)",
+    ):
+        removed += con.execute(sql).fetchone()[0]
+    for sql in (
+        f"INSERT INTO {target}.docs (docid, name, len) SELECT docid, article_id, len "
+        f'FROM "{own}".search_docs WHERE docid IN '
+        "(SELECT docid FROM _docs_delta WHERE in_working)",
+        f"INSERT INTO {target}.terms (docid, fieldid, termid) SELECT docid, fieldid, termid "
+        f'FROM "{own}".search_terms WHERE docid IN '
+        "(SELECT docid FROM _docs_delta WHERE in_working)",
+        f"INSERT INTO {target}.dict (termid, term, df) SELECT termid, term, df "
+        f'FROM "{own}".search_dict WHERE termid IN '
+        "(SELECT termid FROM _dict_delta WHERE in_working)",
+    ):
+        added += con.execute(sql).fetchone()[0]
+    con.execute(f"DELETE FROM {target}.stats")
+    con.execute(
+        f"INSERT INTO {target}.stats (num_docs, avgdl) "
+        f'SELECT count(docid), sum(len) / count(len) FROM "{own}".search_docs'
+    )
+    con.execute("DROP TABLE _docs_delta")
+    con.execute("DROP TABLE _dict_delta")
+    return removed, added
+
+
 #: The tables the extension creates for the index, described for the data dictionary.
 INDEX_TABLES = {
     "docs": "one row per indexed article (name = article_id, len = terms)",

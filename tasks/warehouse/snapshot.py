@@ -13,6 +13,7 @@ import logging
 import os
 import re
 from contextlib import suppress
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -44,25 +45,40 @@ def watermark(con: duckdb.DuckDBPyConnection) -> str:
     return str(row[0]) if row else ""
 
 
-def snapshot_watermarks(published: Path) -> tuple[int | None, str | None, str | None]:
-    """(schema version, recorded watermark, recomputed watermark) of the published file;
-    Nones where the file is missing, unreadable or older than ``snapshot_state``.
+def is_untouched(published: Path, schema_version: int) -> bool:
+    """Whether the published file is exactly as newsflow's last publish left it, at
+    ``schema_version``: then a publish may start from a copy of it (``publishing.py``).
 
-    Both watermarks count: the recorded one says what the publishing run put there, the
-    recomputed one catches a snapshot an analyst changed and checkpointed since."""
+    Each publish sets the file's modification time to the ``published_at`` it records inside
+    (:func:`stamp`); any later write that reached the file (an analyst's read-write session
+    that checkpointed, a tool that rewrote it) moves the time and the two differ. A session's
+    uncheckpointed ``.wal`` does not count: the copy leaves it behind, and publishing removes it.
+    Filesystems with coarse timestamps never match, and are always rebuilt: slower, not wrong."""
     if not published.is_file():
-        return None, None, None
+        return False
     try:
         with connect_read_only(published) as snap:
             version = snap.execute("SELECT max(version) FROM schema_migrations").fetchone()
-            recorded = snap.execute("SELECT max(watermark) FROM snapshot_state").fetchone()
-            return (
-                version[0] if version else None,
-                recorded[0] if recorded else None,
-                watermark(snap),
-            )
-    except duckdb.Error:
-        return None, None, None
+            stamped = snap.execute("SELECT max(published_at) FROM snapshot_state").fetchone()
+        mtime_us = published.stat().st_mtime_ns // 1000
+    except (duckdb.Error, OSError):
+        return False
+    if not version or version[0] != schema_version or not stamped or stamped[0] is None:
+        return False
+    return mtime_us == _micros(stamped[0])
+
+
+def stamp(path: Path, published_at: datetime) -> None:
+    """Set ``path``'s modification time to ``published_at`` (see :func:`is_untouched`)."""
+    ns = _micros(published_at) * 1000
+    os.utime(path, ns=(ns, ns))
+
+
+def _micros(moment: datetime) -> int:
+    return int((moment - _EPOCH) / timedelta(microseconds=1))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def read_write_holder(published: Path) -> str | None:

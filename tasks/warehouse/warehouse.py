@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from newsflow.tasks.fetch.feeds import FeedPoll
-from newsflow.tasks.warehouse import search, snapshot
+from newsflow.tasks.warehouse import publishing, search, snapshot
 from newsflow.tasks.warehouse.alert_store import AlertStore
 from newsflow.tasks.warehouse.archive import RunBoilerplateStore
 from newsflow.tasks.warehouse.bulk import arrow_table as _arrow
@@ -38,36 +38,6 @@ from newsflow.tasks.warehouse.metrics import TableMetrics
 from newsflow.tasks.warehouse.migrate import migrate
 from newsflow.tasks.warehouse.page_store import PageStore
 from newsflow.tasks.warehouse.story_store import StoryStore
-
-#: Tables copied into the analysts' snapshot, in dependency-free order.
-SNAPSHOT_TABLES = (
-    "schema_migrations",
-    "pipeline_runs",
-    "feed_state",
-    "feed_fetches",
-    "articles",
-    "article_versions",
-    "rejected_articles",
-    "dq_results",
-    "story_clusters",
-    "alert_state",
-    "alert_log",
-)
-
-#: What an idle tick's publish leaves as it was (and the full-text index built on them).
-_ARTICLE_TABLES = ("articles", "article_versions", "story_clusters")
-
-#: Pipeline bookkeeping that analysts do not need.
-_INTERNAL_TABLES = (
-    "seen_entries",
-    "source_lines",
-    "article_fingerprints",
-    "boilerplate_sets",
-    "run_boilerplate",
-    "search_docs",  # the full-text index, copied into fts_main_articles (tasks/warehouse/search.py)
-    "search_dict",
-    "search_terms",
-)
 
 
 @dataclass
@@ -144,6 +114,8 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
         self.con = con
         self.published = published
         self.working = working
+        #: How the last :meth:`publish` wrote the snapshot (None before the first).
+        self.last_publish: publishing.PublishStats | None = None
 
     @classmethod
     def open(
@@ -526,16 +498,17 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
 
     # -- publishing ---------------------------------------------------------------------------
 
-    def publish(self, *, articles_changed: bool = True) -> Path:
-        """Write a fresh analysts' snapshot and atomically rename it over the published file.
+    def publish(self) -> Path:
+        """Write the analysts' snapshot and atomically rename it over the published file.
 
-        With ``articles_changed=False`` (a tick where no page was processed) the current
-        snapshot is copied and only the small bookkeeping tables are refreshed: the articles,
-        their versions, clusters and full-text index stay as they are, so an idle tick costs a
-        file copy instead of a rebuild that grows with the warehouse. That shortcut is taken
-        only when the snapshot holds what the working file holds (same schema, same change
-        watermark): after a run that failed once its articles were loaded, the next tick
-        rebuilds the snapshot, whatever it found.
+        A run's publish costs what the run changed: the previous snapshot is copied (a reflink
+        where the filesystem shares blocks) and only the rows that differ from the working file
+        are removed and added (``publishing.py``). That takes the snapshot as its starting point
+        only when nothing but newsflow wrote it (``snapshot.is_untouched``) at this file's
+        schema version. Otherwise (the first publish, a migration, a snapshot an analyst or a
+        tool changed) the snapshot is rebuilt from every table. After a delta the
+        snapshot's watermark must equal the working file's, or it is rebuilt too: the delta is
+        a shortcut to the same file, never a different one.
 
         Around the rename: temp files of killed publishes are removed, a read-write session on
         the snapshot is reported, and the ``.wal`` such a session leaves is removed (and
@@ -554,12 +527,17 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
         leftovers = (tmp, Path(f"{tmp}.wal"))
         for leftover in leftovers:
             leftover.unlink(missing_ok=True)
+        search.sync_index(self.con)  # index what changed since the last publish
         mark = snapshot.watermark(self.con)
+        version = self.scalar("SELECT max(version) FROM schema_migrations")
+        published_at = _now()
         try:
-            if not articles_changed and self._snapshot_holds(mark):
-                self._refresh_snapshot(tmp, mark)
-            else:
-                self._rebuild_snapshot(tmp, mark)
+            delta = snapshot.is_untouched(self.published, version)
+            if not (delta and self._write_delta(tmp, mark, published_at)):
+                for leftover in leftovers:
+                    leftover.unlink(missing_ok=True)
+                self._write_rebuild(tmp, mark, published_at)
+            snapshot.stamp(tmp, published_at)
             os.replace(tmp, self.published)
         except BaseException:
             for leftover in leftovers:  # nothing half-written stays beside the snapshot
@@ -573,68 +551,40 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
             )
         return self.published
 
-    def _refresh_snapshot(self, tmp: Path, mark: str) -> None:
-        """A copy of the current snapshot with this run's bookkeeping tables."""
+    def _write_delta(self, tmp: Path, mark: str, published_at: datetime) -> bool:
+        """The previous snapshot at ``tmp`` with this run's changes; False (and ``tmp`` left
+        for the caller to remove) when the result does not hold what the working file holds."""
         own = self.scalar("SELECT current_database()")
-        shutil.copyfile(self.published, tmp)
-        self.con.execute(f"ATTACH '{_sql_str(str(tmp))}' AS snapshot")
-        try:
+        publishing.clone_file(self.published, tmp)
+        with publishing.attached(self.con, tmp):
             with self._transaction():
-                for table in (*SNAPSHOT_TABLES, "raw_pages"):
-                    if table not in _ARTICLE_TABLES:
-                        self._copy_to_snapshot(own, table)
-                self._record_snapshot_state(mark)
-        finally:
-            self.con.execute("DETACH snapshot")
-
-    def _rebuild_snapshot(self, tmp: Path, mark: str) -> None:
-        """A new snapshot from every table of the working file (the HTML left out)."""
-        own = self.scalar("SELECT current_database()")
-        search.sync_index(self.con)  # index what changed since the last publish
-        self.con.execute(f"ATTACH '{_sql_str(str(tmp))}' AS snapshot")
-        try:
+                self.last_publish = publishing.apply_delta(self.con, own)
+                self._record_state(mark, published_at)
             self.con.execute("USE snapshot")
-            migrate(self.con)
-            self.con.execute(f'USE "{own}"')
-            search.create_index(self.con, "snapshot")  # while its articles table is empty: cheap
+            try:
+                held = snapshot.watermark(self.con)
+            finally:
+                self.con.execute(f'USE "{own}"')
+        if held != mark:
+            snapshot.warn(
+                "the snapshot did not match the working file after applying this run's "
+                "changes; rebuilding it from every table"
+            )
+            return False
+        return True
+
+    def _write_rebuild(self, tmp: Path, mark: str, published_at: datetime) -> None:
+        """A new snapshot at ``tmp`` from every table of the working file."""
+        own = self.scalar("SELECT current_database()")
+        with publishing.attached(self.con, tmp):
+            publishing.prepare_empty(self.con, own)
             with self._transaction():
-                for table in (*SNAPSHOT_TABLES, "raw_pages"):
-                    self._copy_to_snapshot(own, table)
-                for table in _INTERNAL_TABLES:
-                    self.con.execute(f"DROP TABLE snapshot.{table}")
-                self.con.execute(
-                    "COMMENT ON TABLE snapshot.raw_pages IS 'Every article page fetched, with "
-                    "status and error; the HTML itself stays in the working file (NULL here).'"
-                )
-                search.fill_index(self.con, own, "snapshot")
-                self._record_snapshot_state(mark)
-        finally:
-            self.con.execute(f'USE "{own}"')
-            self.con.execute("DETACH snapshot")
+                self.last_publish = publishing.rebuild(self.con, own)
+                self._record_state(mark, published_at)
 
-    def _record_snapshot_state(self, mark: str) -> None:
-        """The snapshot's one ``snapshot_state`` row: when, up to which run, what it holds."""
-        self.con.execute("DELETE FROM snapshot.snapshot_state")
-        self.con.execute(
-            "INSERT INTO snapshot.snapshot_state SELECT ?, "
-            "(SELECT run_id FROM pipeline_runs ORDER BY started_at DESC LIMIT 1), ?",
-            [_now(), mark],
-        )
-
-    def _copy_to_snapshot(self, own: str, table: str) -> None:
-        self.con.execute(f"DELETE FROM snapshot.{table}")
-        if table == "raw_pages":  # outcomes without the HTML: every error, not the archive
-            select = f'SELECT * REPLACE (NULL::BLOB AS html) FROM "{own}".raw_pages'
-        else:
-            select = f'SELECT * FROM "{own}".{table}'
-        self.con.execute(f"INSERT INTO snapshot.{table} {select}")
-
-    def _snapshot_holds(self, mark: str) -> bool:
-        """True when the published file has this file's schema version and holds its articles:
-        the watermark it recorded, and the one its tables give now, equal ``mark``."""
-        version, recorded, actual = snapshot.snapshot_watermarks(self.published)
-        ours = self.scalar("SELECT max(version) FROM schema_migrations")
-        return version == ours and recorded == mark and actual == mark
+    def _record_state(self, mark: str, published_at: datetime) -> None:
+        latest = self.scalar("SELECT run_id FROM pipeline_runs ORDER BY started_at DESC LIMIT 1")
+        publishing.record_state(self.con, published_at, latest, mark)
 
 
 #: What ``record_feed_polls`` merges into ``feed_state``, one row per source that was polled.
