@@ -8,8 +8,9 @@ through a chain of copies, each within the window of the next.
 
 After each run's loads, :func:`refresh_story_clusters`:
 
-1. finds the articles the run touched: last seen since the previous refresh started (less a
-   safety margin), which a new article, a content change and a re-sighting all move; a run
+1. finds the articles the run touched: last seen after the latest sighting the previous
+   refresh saw (less a safety margin), which a new article, a content change and a re-sighting
+   all move (the pipeline's own clock, not this process's); a run
    with none, and no removed article, stops here, after two cheap scans;
 2. hashes the MinHash signature of the touched articles that are new or changed;
 3. for a batch of touched articles (sorted by first sighting), reads the signatures of the
@@ -70,8 +71,9 @@ DEFAULT_WINDOW_DAYS = 14.0
 _HASH_BATCH = 500  # articles whose text is read and hashed at a time
 _CLUSTER_BATCH = 5000  # touched articles reclustered at a time
 _WINDOW_BATCH = 10_000  # signatures of the window held at a time
-#: Articles last seen this long before the previous refresh started are reconsidered too, so a
-#: clock stepped back a little cannot hide a change.
+#: When anything moved, articles last seen up to this long before the previous refresh's latest
+#: sighting are reconsidered too, so a clock stepped back a little between runs cannot hide a
+#: change made then (they are recent: within the window that is read anyway).
 _MARGIN = timedelta(hours=1)
 _TICK = timedelta(microseconds=1)
 
@@ -111,10 +113,14 @@ def refresh_story_clusters(
     """Bring fingerprints and ``story_clusters`` up to date with ``articles``, touching only
     what changed since the last refresh plus the window around it (see the module docstring)."""
     started = datetime.now(UTC)
+    checked_through = warehouse.latest_sighting()
     settings = settings_key(threshold, window_days)
     state = warehouse.story_state()
     since = None
     if state is not None and state.settings == settings:
+        if checked_through == state.checked_through and warehouse.fingerprint_balance() == 0:
+            # nothing loaded, changed, seen again or removed since the last refresh
+            return ClusterStats(0, *warehouse.cluster_counts())
         since = state.checked_through - _MARGIN
     fingerprinted = sum(_update_fingerprints(warehouse, ids) for ids in _touched(warehouse, since))
     balance = warehouse.fingerprint_balance()
@@ -134,7 +140,8 @@ def refresh_story_clusters(
     if removed:
         rewritten += _recluster(warehouse, run_id, [], removed, window_us, threshold, started)
         reconsidered += len(removed)
-    warehouse.save_story_state(started, settings, run_id)
+    if checked_through is not None:
+        warehouse.save_story_state(checked_through, settings, run_id)
     clusters, clustered = warehouse.cluster_counts()
     return ClusterStats(fingerprinted, clusters, clustered, reconsidered, rewritten)
 
@@ -149,6 +156,7 @@ def rebuild_story_clusters(
     """The reference: clusters from every signature at once (memory grows with the warehouse),
     written like the incremental refresh (only clusters that differ)."""
     started = datetime.now(UTC)
+    checked_through = warehouse.latest_sighting()
     fingerprinted = sum(_update_fingerprints(warehouse, ids) for ids in _touched(warehouse))
     rows = warehouse.fingerprints()
     signatures = {aid: signature_from_bytes(sig) for aid, sig, _, _ in rows}
@@ -164,7 +172,8 @@ def rebuild_story_clusters(
     warehouse.change_story_clusters(
         run_id, sorted(drop), [asdict(m) for m in add], started, forget_fingerprints=removed
     )
-    warehouse.save_story_state(started, settings_key(threshold, window_days), run_id)
+    if checked_through is not None:
+        warehouse.save_story_state(checked_through, settings_key(threshold, window_days), run_id)
     return ClusterStats(
         fingerprinted=fingerprinted,
         clusters=len({m.cluster_id for m in members}),

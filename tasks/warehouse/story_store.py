@@ -178,6 +178,13 @@ class StoryStore(BulkStore):
         row = self.con.execute("SELECT checked_through, settings FROM story_state").fetchone()
         return StoryState(row[0], row[1]) if row else None
 
+    def latest_sighting(self) -> datetime | None:
+        """The latest ``last_seen_at``: every later load, change or sighting moves an article's
+        ``last_seen_at`` past it, so it marks what a refresh has seen (the pipeline's clock,
+        not this process's)."""
+        row = self.con.execute("SELECT max(last_seen_at) FROM articles").fetchone()
+        return row[0] if row else None
+
     def touched_span(self, since: datetime | None) -> ArticleSpan:
         """Articles last seen (loaded, changed or seen again) from ``since`` on; all when None.
         A scan of one timestamp column, cheap at any size."""
