@@ -74,7 +74,7 @@ _WINDOW_BATCH = 10_000  # signatures of the window held at a time
 #: When anything moved, articles last seen up to this long before the previous refresh's latest
 #: sighting are reconsidered too, so a clock stepped back a little between runs cannot hide a
 #: change made then (they are recent: within the window that is read anyway).
-_MARGIN = timedelta(hours=1)
+_MARGIN = timedelta(minutes=10)
 _TICK = timedelta(microseconds=1)
 
 
