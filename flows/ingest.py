@@ -92,7 +92,7 @@ def ingest_stages(run: Run) -> QualityReport:
         with summary.timed("validate"):
             document_row_checks(frames, gate.data_docs_dir(config, warehouse.published), run_id)
     with summary.timed("clusters"):
-        cluster_stories(warehouse, run_id)
+        cluster_stories(warehouse, run_id, window_days=config.stories.window_days)
 
     if not (summary.pages_fetched or unfinished):
         # Every feed unchanged: no article moved, so the verdict stands as last evaluated.

@@ -73,7 +73,7 @@ def reprocess_stages(run: Run, *, source: str | None, since: str | None) -> Qual
         with summary.timed("validate"):
             document_row_checks(frames, gate.data_docs_dir(config, warehouse.published), run_id)
     with summary.timed("clusters"):
-        cluster_stories(warehouse, run_id)
+        cluster_stories(warehouse, run_id, window_days=config.stories.window_days)
     with summary.timed("checks"):
         return run_checks(
             warehouse,

@@ -119,6 +119,13 @@ def _allow_entry_ok(entry: str) -> bool:
     return bool(sep and host.strip("[]") and port.isdigit() and 0 < int(port) < 65536)
 
 
+class StoriesConfig(_Strict):
+    # Story clustering (tasks/stories/): two articles can be the same story only when their
+    # first_seen_at lie at most this many days apart, so a run reclusters only what it changed
+    # plus this window of history, never the whole warehouse.
+    window_days: float = Field(default=14.0, gt=0, le=366)
+
+
 class AlertsConfig(_Strict):
     urls: list[str] = Field(default_factory=list)
     data_docs_dir: str | None = None  # default: <warehouse stem>-data-docs/ beside the warehouse
@@ -155,6 +162,7 @@ class Config(_Strict):
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
     fetch: FetchConfig = Field(default_factory=FetchConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    stories: StoriesConfig = Field(default_factory=StoriesConfig)
     checks: dict[str, Any] = Field(default_factory=dict)  # global threshold overrides
     sources: list[SourceConfig] = Field(default_factory=list)
 

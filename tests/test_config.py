@@ -124,6 +124,10 @@ def test_thresholds_are_checked_at_load_and_kept_as_written():
         ('[warehouse]\nmemory_limit = "lots"', "warehouse.memory_limit", "a size with a unit"),
         ('[warehouse]\nmemory_limit = "1MB"', "warehouse.memory_limit", "at least 64MiB"),
         ("[warehouse]\nmemory_limit = 2048", "warehouse.memory_limit", "string"),
+        ("[stories]\nwindow_days = 0", "stories.window_days", "greater than 0"),
+        ("[stories]\nwindow_days = 400", "stories.window_days", "less than or equal to 366"),
+        ('[stories]\nwindow_days = "long"', "stories.window_days", "valid number"),
+        ("[stories]\nwindw_days = 3", "stories.windw_days", "unknown key"),
     ],
 )
 def test_every_value_is_range_checked_at_load(text, key, problem):
@@ -132,6 +136,16 @@ def test_every_value_is_range_checked_at_load(text, key, problem):
     message = str(caught.value)
     assert message.startswith(f"news.toml: {key}: ") and problem in message
     assert "\n" not in message  # one line
+
+
+def test_story_window_defaults_to_two_weeks_and_survives_a_rendered_config(tmp_path):
+    from newsflow.schemas.config_toml import write_config
+
+    assert parse_config("").stories.window_days == 14.0
+    config = parse_config("[stories]\nwindow_days = 3.5")
+    assert config.stories.window_days == 3.5
+    written = write_config(config, tmp_path / "newsflow.toml")
+    assert "[stories]" in written.read_text() and load_config(written) == config
 
 
 def test_allow_private_takes_every_form_the_address_guard_does():

@@ -63,6 +63,7 @@ _SHIFT = np.uint64(32)
 # Odd 64-bit multipliers that fold a band's ROWS values into one key.
 _FOLD = (_RNG.randint(0, 1 << 63, size=ROWS, dtype=np.uint64) << np.uint64(1)) | np.uint64(1)
 _EMPTY = np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32)
+_EMPTY_BYTES = _EMPTY.astype("<u4").tobytes()
 
 
 def shingles(text: str, k: int = SHINGLE_WORDS) -> frozenset[str]:
@@ -102,19 +103,29 @@ def signature_from_bytes(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<u4").astype(np.uint32)
 
 
+def band_keys(matrix: np.ndarray) -> np.ndarray:
+    """(articles, BANDS) uint64: each band's ``ROWS`` signature values folded into one key (a
+    rare collision only adds a candidate, which the exact check then drops)."""
+    wide = matrix[:, : BANDS * ROWS].astype(np.uint64).reshape(len(matrix), BANDS, ROWS)
+    return (wide * _FOLD).sum(axis=2)  # wrapping mod 2**64
+
+
+def is_empty(sig: np.ndarray) -> bool:
+    """The signature of a text without words: it agrees with every other such text, and means
+    nothing."""
+    return bool(np.array_equal(sig, _EMPTY))
+
+
 def candidate_pairs(signatures: Mapping[str, np.ndarray]) -> set[tuple[str, str]]:
     """Pairs of ids whose signatures agree on at least one band (each pair sorted).
 
-    Vectorised: each band's three values are folded into one 64-bit key (a rare collision only
-    adds a candidate, which the exact check then drops) and equal keys are found by sorting,
-    so 100,000 articles take about three seconds.
+    Vectorised: equal band keys are found by sorting, so 100,000 articles take about three
+    seconds.
     """
-    ids = [key for key, sig in signatures.items() if not np.array_equal(sig, _EMPTY)]
+    ids = [key for key, sig in signatures.items() if not is_empty(sig)]
     if len(ids) < 2:
         return set()
-    matrix = np.stack([signatures[key] for key in ids]).astype(np.uint64)
-    bands = matrix[:, : BANDS * ROWS].reshape(len(ids), BANDS, ROWS)
-    keys = (bands * _FOLD).sum(axis=2)  # (articles, BANDS), wrapping mod 2**64
+    keys = band_keys(np.stack([signatures[key] for key in ids]))
     pairs: set[tuple[str, str]] = set()
     for band in range(BANDS):
         order = np.argsort(keys[:, band], kind="stable")
@@ -129,6 +140,75 @@ def candidate_pairs(signatures: Mapping[str, np.ndarray]) -> set[tuple[str, str]
 
 
 @dataclass(frozen=True)
+class Signatures:
+    """Signatures of some articles, as arrays: ids, (n, NUM_PERM) uint32 values and first-seen
+    times (microseconds since the epoch). A window of the warehouse arrives as a few of these,
+    so memory follows the batch, not the window."""
+
+    ids: np.ndarray  # str objects
+    values: np.ndarray
+    seen_us: np.ndarray  # int64
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[str, bytes, int]]) -> Signatures:
+        """From (article_id, signature bytes, first-seen µs) rows, empty signatures left out."""
+        kept = [(aid, sig, seen) for aid, sig, seen in rows if sig != _EMPTY_BYTES]
+        values = np.frombuffer(b"".join(sig for _, sig, _ in kept), dtype="<u4")
+        return cls(
+            ids=np.array([aid for aid, _, _ in kept], dtype=object),
+            values=values.astype(np.uint32).reshape(len(kept), NUM_PERM),
+            seen_us=np.array([seen for _, _, seen in kept], dtype=np.int64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class BandIndex:
+    """The band keys of a query set of articles (a run's changed articles), sorted per band, so
+    each batch of a window of history is matched against them in a few vectorised searches:
+    the cost is one pass over the window, whatever the size of the query set."""
+
+    def __init__(self, query: Signatures) -> None:
+        self.query = query
+        keys = band_keys(query.values) if len(query) else np.zeros((0, BANDS), np.uint64)
+        self._order = np.argsort(keys, axis=0, kind="stable")  # (n, BANDS)
+        self._sorted = np.take_along_axis(keys, self._order, axis=0)
+
+    def pairs_with(self, pool: Signatures, window_us: int) -> set[tuple[str, str]]:
+        """Sorted id pairs (query article, pool article) that agree on a band and whose first
+        sightings lie at most ``window_us`` apart; an article is never paired with itself."""
+        if not len(self.query) or not len(pool):
+            return set()
+        keys = band_keys(pool.values)
+        found: set[tuple[str, str]] = set()
+        for band in range(BANDS):
+            column = self._sorted[:, band]
+            left = np.searchsorted(column, keys[:, band], side="left")
+            right = np.searchsorted(column, keys[:, band], side="right")
+            counts = right - left
+            hit = np.flatnonzero(counts)
+            if not hit.size:
+                continue
+            pool_at = np.repeat(hit, counts[hit])
+            # position within each pool article's run of equal query keys
+            runs = np.repeat(np.cumsum(counts[hit]) - counts[hit], counts[hit])
+            query_at = self._order[left[pool_at] + np.arange(len(pool_at)) - runs, band]
+            a, b = self.query.ids[query_at], pool.ids[pool_at]
+            near = np.abs(self.query.seen_us[query_at] - pool.seen_us[pool_at]) <= window_us
+            keep = near & (a != b)
+            found.update((x, y) if x < y else (y, x) for x, y in zip(a[keep], b[keep], strict=True))
+        return found
+
+
+def within_window(
+    pairs: Iterable[tuple[str, str]], seen_us: Mapping[str, int], window_us: int
+) -> set[tuple[str, str]]:
+    """The pairs whose two articles were first seen at most ``window_us`` apart."""
+    return {(a, b) for a, b in pairs if abs(seen_us[a] - seen_us[b]) <= window_us}
+
+
+@dataclass(frozen=True)
 class Member:
     """One article's place in a story cluster (a ``story_clusters`` row, less run columns)."""
 
@@ -140,24 +220,42 @@ class Member:
     cluster_sources: int
 
 
-def build_clusters(
-    pairs: Iterable[tuple[str, str]],
-    texts: Mapping[str, str],
+class ShingleCache:
+    """Shingle sets of texts, each computed once across the checks of one refresh."""
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        self._texts = texts
+        self._cache: dict[str, frozenset[str]] = {}
+
+    def __call__(self, key: str) -> frozenset[str]:
+        if key not in self._cache:
+            self._cache[key] = shingles(self._texts[key])
+        return self._cache[key]
+
+
+def joined_pairs(
+    pairs: Iterable[tuple[str, str]], sh: ShingleCache, *, threshold: float = THRESHOLD
+) -> list[tuple[str, str]]:
+    """The candidate pairs that are the same story: exact shingle Jaccard at least
+    ``threshold``, both texts long enough (``MIN_SHINGLES``)."""
+    return [
+        (a, b)
+        for a, b in sorted(pairs)
+        if len(sh(a)) >= MIN_SHINGLES
+        and len(sh(b)) >= MIN_SHINGLES
+        and jaccard(sh(a), sh(b)) >= threshold
+    ]
+
+
+def clusters_from_edges(
+    edges: Iterable[tuple[str, str]],
+    sh: ShingleCache,
     sources: Mapping[str, str],
     order: Mapping[str, Any],
-    *,
-    threshold: float = THRESHOLD,
 ) -> list[Member]:
-    """Clusters from candidate pairs: a pair is joined when the exact shingle Jaccard of the two
-    texts is at least ``threshold``. Each cluster is named after its first member by ``order``
-    (a sortable key per id, e.g. first-seen time); ``similarity`` is to that member."""
-    cache: dict[str, frozenset[str]] = {}
-
-    def sh(key: str) -> frozenset[str]:
-        if key not in cache:
-            cache[key] = shingles(texts[key])
-        return cache[key]
-
+    """Connected components of the same-story edges, each named after its first member by
+    ``order`` (a sortable key per id, e.g. first-seen time); ``similarity`` is to that
+    member."""
     parent: dict[str, str] = {}
 
     def find(key: str) -> str:
@@ -167,11 +265,8 @@ def build_clusters(
             key = parent[key]
         return key
 
-    for a, b in sorted(pairs):
-        if len(sh(a)) < MIN_SHINGLES or len(sh(b)) < MIN_SHINGLES:
-            continue
-        if jaccard(sh(a), sh(b)) >= threshold:
-            parent[find(a)] = find(b)
+    for a, b in edges:
+        parent[find(a)] = find(b)
 
     groups: dict[str, list[str]] = defaultdict(list)
     for key in list(parent):
@@ -195,3 +290,33 @@ def build_clusters(
             for key in group
         )
     return sorted(members, key=lambda m: (m.cluster_id, m.similarity != 1.0, m.article_id))
+
+
+def build_clusters(
+    pairs: Iterable[tuple[str, str]],
+    texts: Mapping[str, str],
+    sources: Mapping[str, str],
+    order: Mapping[str, Any],
+    *,
+    threshold: float = THRESHOLD,
+) -> list[Member]:
+    """Clusters from candidate pairs: a pair is joined when the exact shingle Jaccard of the two
+    texts is at least ``threshold``. Each cluster is named after its first member by ``order``
+    (a sortable key per id, e.g. first-seen time); ``similarity`` is to that member."""
+    sh = ShingleCache(texts)
+    return clusters_from_edges(joined_pairs(pairs, sh, threshold=threshold), sh, sources, order)
+
+
+def cluster_changes(old: Iterable[Member], new: Iterable[Member]) -> tuple[set[str], list[Member]]:
+    """What to write so that the rows ``old`` become ``new``: the old clusters to delete and
+    the new members to insert. A cluster whose rows are all the same is left alone (neither),
+    so its ``clustered_at`` and ``run_id`` stay as they were."""
+    before: dict[str, set[Member]] = defaultdict(set)
+    after: dict[str, set[Member]] = defaultdict(set)
+    for member in old:
+        before[member.cluster_id].add(member)
+    for member in new:
+        after[member.cluster_id].add(member)
+    drop = {cid for cid, rows in before.items() if after.get(cid) != rows}
+    add = [m for cid, rows in after.items() if before.get(cid) != rows for m in rows]
+    return drop, sorted(add, key=lambda m: (m.cluster_id, m.article_id))
