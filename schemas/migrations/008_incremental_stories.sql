@@ -16,7 +16,7 @@ CREATE TABLE story_state (
     settings        VARCHAR NOT NULL,
     run_id          VARCHAR NOT NULL
 );
-COMMENT ON TABLE story_state IS 'One row: up to when story_clusters reflects articles (articles last seen since then are reconsidered by the next run) and the clustering settings it was computed with. Pipeline-internal: empty in the published snapshot.';
+COMMENT ON TABLE story_state IS 'One row: up to when story_clusters reflects articles (articles last seen since then are reconsidered by the next run) and the clustering settings it was computed with. Pipeline-internal: kept in the working file, not in the published snapshot.';
 COMMENT ON COLUMN story_state.checked_through IS 'Latest articles.last_seen_at when the last completed cluster refresh started (UTC): articles last seen from then on (less a safety margin of ten minutes) are reconsidered by the next.';
 COMMENT ON COLUMN story_state.settings IS 'Threshold, window and MinHash parameters the clusters were computed with; different settings recluster every article once.';
 COMMENT ON COLUMN story_state.run_id IS 'Run that completed the last refresh.';

@@ -55,6 +55,7 @@ INTERNAL_TABLES = (
     "seen_entries",
     "source_lines",
     "article_fingerprints",
+    "story_state",  # how far story clustering has got (tasks/stories)
     "boilerplate_sets",
     "run_boilerplate",
     "search_docs",  # the full-text index, copied into fts_main_articles (search.py)
