@@ -61,7 +61,7 @@ def ingest_stages(run: Run) -> QualityReport:
     entries, per_source = new_entries(warehouse, polls)
     # Retries of pages that failed before are left out of the dead-run rule (flows/outcome.py).
     tried_before = warehouse.entries_tried_before([(e.source, e.entry_id) for e in entries])
-    warehouse.record_feed_polls(run_id, polls, per_source)
+    warehouse.record_feed_polls(run_id, polls, per_source, entries)
     lifecycle.save_round(warehouse, run_id, feed_round, config)
 
     boilerplate = {s.name: learn_boilerplate(warehouse.source_line_hashes(s.name)) for s in sources}

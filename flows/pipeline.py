@@ -13,6 +13,7 @@ import contextvars
 import ctypes
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import suppress
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -33,26 +34,39 @@ from newsflow.tasks.warehouse.warehouse import Warehouse
 
 
 def new_entries(
-    warehouse: Warehouse, polls: list[FeedPoll]
+    warehouse: Warehouse, polls: list[FeedPoll], now: datetime | None = None
 ) -> tuple[list[FeedEntry], dict[str, int]]:
-    """Entries whose pages have not been handled yet.
+    """Entries whose pages have not been handled yet: those the feeds list now, then those an
+    earlier run kept (``pending`` after a kill, a ``retry`` that is due) that the feed no
+    longer lists or did not send (304). ``per_source`` counts the entries listed now.
 
     An article listed by two feeds (often with tracking parameters on one link) is fetched once,
-    for the source configured first.
+    for the source configured first. Sources not polled (paused, waiting out a Retry-After)
+    get no page requests either.
     """
+    now = now or datetime.now(UTC)
     chosen: list[FeedEntry] = []
     per_source: dict[str, int] = {}
     seen_urls: set[str] = set()
+    listed: set[tuple[str, str]] = set()
+
+    def take(entry: FeedEntry) -> bool:
+        key = normalise_url(entry.url)
+        if key in seen_urls or (entry.source, entry.entry_id) in listed:
+            return False
+        seen_urls.add(key)
+        listed.add((entry.source, entry.entry_id))
+        chosen.append(entry)
+        return True
+
     for poll in polls:
-        unseen = warehouse.unseen_entry_ids(poll.source, [e.entry_id for e in poll.entries])
-        fresh = []
-        for entry in poll.entries:
-            key = normalise_url(entry.url)
-            if entry.entry_id in unseen and key not in seen_urls:
-                seen_urls.add(key)
-                fresh.append(entry)
-        per_source[poll.source] = len(fresh)
-        chosen.extend(fresh)
+        unseen = warehouse.unseen_entry_ids(poll.source, [e.entry_id for e in poll.entries], now)
+        per_source[poll.source] = sum(
+            take(entry) for entry in poll.entries if entry.entry_id in unseen
+        )
+    polled = [p.source for p in polls if not p.skipped]
+    for entry in warehouse.due_entries(polled, now):
+        take(entry)
     return chosen, per_source
 
 
@@ -102,7 +116,7 @@ def run_batches(
             with summary.timed("fetch"):  # time spent waiting for pages, not hidden behind work
                 fetched = pending.result()
             pending = fetch(jobs[index + 1]) if index + 1 < len(jobs) else None
-            fetched = archive_fetched(warehouse, run_id, fetched, conditional, summary)
+            fetched = archive_fetched(warehouse, run_id, fetched, conditional, summary, config)
             started = None
             if pool is not None:
                 started = transform.start_extraction(html_pages_of(fetched), boilerplate, pool)
@@ -127,6 +141,7 @@ def archive_fetched(
     fetched: list[Page],
     conditional: dict[str, dict[str, str]] | None,
     summary: RunSummary,
+    config: Config,
 ) -> list[Page]:
     """Archive a fetched batch and return the pages that go on: re-checked pages that did not
     change stop here."""
@@ -134,7 +149,7 @@ def archive_fetched(
     if conditional is not None:
         fetched = refetch.keep_changed(warehouse, fetched)
     with summary.timed("archive"):
-        warehouse.save_pages(run_id, fetched)
+        warehouse.save_pages(run_id, fetched, config.fetch.retry_schedule())
     summary.page_errors.update({p.url: p.error for p in fetched if p.error})
     return fetched
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from newsflow.schemas.records import RetrySchedule
 from newsflow.schemas.suites import check_thresholds
 
 DEFAULT_USER_AGENT = "newsflow/0.1 (+https://example.org/newsflow)"
@@ -86,6 +87,19 @@ class FetchConfig(_Strict):
     refetch_window_h: float = Field(default=24.0, ge=0)  # pages first seen this recently; 0 = off
     refetch_interval_min: float = Field(default=120.0, ge=0)  # each page at most this often
     refetch_max_pages: int = Field(default=500, ge=0)  # per run, least recently checked first
+    # A page that failed for a reason that may pass (timeout, 5xx, 429) is asked for again on
+    # later runs: first after this many minutes, the gap doubling up to the cap, at most
+    # page_max_attempts requests in all (seen_entries.next_attempt_at says when).
+    page_retry_after_min: float = Field(default=15.0, gt=0)
+    page_retry_max_h: float = Field(default=6.0, gt=0)
+    page_max_attempts: int = Field(default=6, ge=1, le=50)
+
+    def retry_schedule(self) -> RetrySchedule:
+        return RetrySchedule(
+            first_s=self.page_retry_after_min * 60,
+            max_s=self.page_retry_max_h * 3600,
+            max_attempts=self.page_max_attempts,
+        )
 
     @field_validator("allow_private")
     @classmethod

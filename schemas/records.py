@@ -75,6 +75,17 @@ class ExtractedArticle(BaseModel):
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class RetrySchedule:
+    """When a page that failed for a reason that may pass is requested again: ``first_s``
+    after the first failure, doubling with each later one up to ``max_s``, and no more than
+    ``max_attempts`` requests in all (``[fetch] page_retry_*`` in the config)."""
+
+    first_s: float = 15 * 60.0
+    max_s: float = 6 * 3600.0
+    max_attempts: int = 6
+
+
 @dataclass(slots=True)
 class Page:
     """One article page between fetch and load: fetched in this run (``tasks/fetch/pages.py``

@@ -6,12 +6,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
 
-from newsflow.schemas.records import Page
+from newsflow.schemas.records import Page, RetrySchedule
 from newsflow.tasks.warehouse.connection import WarehouseLocked
 from newsflow.tasks.warehouse.migrate import available_migrations, current_version
 from newsflow.tasks.warehouse.warehouse import Warehouse, working_path
@@ -103,11 +103,21 @@ def test_seen_entries_and_transient_retries(warehouse):
         fetched_at=now,
         transient=True,
     )
-    warehouse.save_pages("r1", [page])
-    assert warehouse.unseen_entry_ids("news", ["e1", "e2"]) == {"e1", "e2"}  # retry allowed
-    warehouse.save_pages("r2", [page])
-    warehouse.save_pages("r3", [page])
-    assert warehouse.unseen_entry_ids("news", ["e1"]) == set()  # gave up after 3 attempts
+    schedule = RetrySchedule(first_s=600, max_s=900, max_attempts=3)
+    warehouse.save_pages("r1", [page], schedule)
+    assert warehouse.unseen_entry_ids("news", ["e1", "e2"], now) == {"e2"}  # e1 not due yet
+    due = warehouse.con.execute("SELECT next_attempt_at FROM seen_entries").fetchone()[0]
+    assert due == now + timedelta(seconds=600)
+    assert warehouse.unseen_entry_ids("news", ["e1"], due) == {"e1"}
+    warehouse.save_pages("r2", [page], schedule)  # second failure: the gap doubles, capped
+    due = warehouse.con.execute("SELECT next_attempt_at FROM seen_entries").fetchone()[0]
+    assert due == now + timedelta(seconds=900)
+    warehouse.save_pages("r3", [page], schedule)
+    assert warehouse.unseen_entry_ids("news", ["e1"], now + timedelta(days=9)) == set()
+    assert warehouse.con.execute("SELECT state, attempts FROM seen_entries").fetchone() == (
+        "failed",
+        3,
+    )
     warehouse.save_pages(
         "r4",
         [

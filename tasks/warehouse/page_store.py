@@ -10,16 +10,12 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from newsflow.schemas.records import FeedEntry, Page
+from newsflow.schemas.records import FeedEntry, Page, RetrySchedule
 from newsflow.tasks.warehouse.archive import archive_fields, page_from_archive
 from newsflow.tasks.warehouse.bulk import BulkStore, arrow_table
-
-if TYPE_CHECKING:
-    pass
 
 #: Columns ``raw_pages()`` reads, in order: the arguments of ``archive.page_from_archive``.
 _ARCHIVE_KEYS = (
@@ -41,7 +37,9 @@ _ARCHIVE_KEYS = (
 class PageStore(BulkStore):
     """Archiving fetched pages, reading them back for reprocessing, and the re-check queries."""
 
-    def save_pages(self, run_id: str, pages: Sequence[Page]) -> None:
+    def save_pages(
+        self, run_id: str, pages: Sequence[Page], retry: RetrySchedule | None = None
+    ) -> None:
         """Archive fetched pages and record their entries, in one transaction.
 
         An entry is ``done`` only once its outcome is stored: a page that failed (404, not
@@ -49,9 +47,12 @@ class PageStore(BulkStore):
         transaction that loads its article or reject, or records its extraction error, marks it
         done (``mark_entries_done``), so a run killed in between leaves it for the next run to
         finish from the archive (``unfinished_urls``). A page with ``transient`` set leaves its
-        entry to be retried on a later run. Of pages repeated in a batch the last one counts
-        (DuckDB's upserts would keep the first).
+        entry to be retried on a later run, from ``next_attempt_at`` (``retry``: the gap
+        doubles with each attempt up to a cap; after the last allowed attempt the entry is
+        ``failed``, final). ``raw_pages`` shows the attempts and the next one. Of pages
+        repeated in a batch the last one counts (DuckDB's upserts would keep the first).
         """
+        retry = retry or RetrySchedule()
         if not pages:
             return
         raw_rows = [
@@ -78,9 +79,21 @@ class PageStore(BulkStore):
                 "attempts": 1,
                 "first_seen_at": p.fetched_at,
                 "last_attempt_at": p.fetched_at,
+                "title": p.entry.title if p.entry else None,
+                "published_at": p.entry.published_at if p.entry else None,
             }
             for p in {(p.source, p.entry_id): p for p in pages}.values()
         ]
+        # After the n-th failed attempt: retried after first_s * 2**(n-1), at most max_s later;
+        # the n-th attempt with n = max_attempts is the last.
+        state = (
+            "CASE WHEN excluded.state = 'retry' AND {n} >= ? THEN 'failed' ELSE excluded.state END"
+        )
+        due = (
+            "CASE WHEN excluded.state = 'retry' AND {n} < ? THEN excluded.last_attempt_at + "
+            "to_seconds(least(? * pow(2, {n} - 1), ?)) END"
+        )
+        schedule = [retry.max_attempts, retry.max_attempts, retry.first_s, retry.max_s]
         with self._transaction():
             self._insert("raw_pages", raw_rows, replace=True)
             seen = arrow_table(seen_rows, "seen_entries", self.con)
@@ -90,10 +103,83 @@ class PageStore(BulkStore):
                     INSERT INTO seen_entries AS s ({", ".join(seen.column_names)})
                     SELECT * FROM _seen
                     ON CONFLICT (source, entry_id) DO UPDATE SET
-                        url = excluded.url, state = excluded.state,
-                        attempts = s.attempts + 1, last_attempt_at = excluded.last_attempt_at
-                    """
+                        url = excluded.url,
+                        state = {state.format(n="s.attempts + 1")},
+                        next_attempt_at = {due.format(n="s.attempts + 1")},
+                        attempts = s.attempts + 1, last_attempt_at = excluded.last_attempt_at,
+                        title = coalesce(s.title, excluded.title),
+                        published_at = coalesce(s.published_at, excluded.published_at)
+                    """,
+                    schedule,
                 )
+                # A first attempt (no row yet) is scheduled like any other.
+                self.con.execute(
+                    f"""
+                    UPDATE seen_entries s SET
+                        state = {state.format(n="1").replace("excluded.", "s.")},
+                        next_attempt_at = {due.format(n="1").replace("excluded.", "s.")}
+                    FROM _seen n
+                    WHERE s.source = n.source AND s.entry_id = n.entry_id AND s.attempts = 1
+                    """,
+                    schedule,
+                )
+            self.con.execute(
+                """
+                UPDATE raw_pages r SET attempts = s.attempts, next_attempt_at = s.next_attempt_at
+                FROM seen_entries s
+                WHERE s.url = r.url AND r.url IN (SELECT unnest(?))
+                """,
+                [[r["url"] for r in raw_rows]],
+            )
+
+    def record_pending_entries(self, entries: Sequence[FeedEntry], seen_at: datetime) -> None:
+        """Keep entries a feed listed and the run chose to fetch, before any page is requested
+        (``pending``): should the run be killed, the next one fetches them even when their
+        feed then answers 304 or no longer lists them. Entries already known are left as
+        they are. The caller holds the transaction that records the feed's new validators."""
+        rows = [
+            {
+                "source": e.source,
+                "entry_id": e.entry_id,
+                "url": e.url,
+                "state": "pending",
+                "attempts": 0,
+                "first_seen_at": seen_at,
+                "last_attempt_at": seen_at,
+                "title": e.title,
+                "published_at": e.published_at,
+            }
+            for e in {(e.source, e.entry_id): e for e in entries}.values()
+        ]
+        if not rows:
+            return
+        pending = arrow_table(rows, "seen_entries", self.con)
+        with self._registered("_pending", pending):
+            self.con.execute(
+                f"INSERT INTO seen_entries ({', '.join(pending.column_names)}) "
+                "SELECT * FROM _pending ON CONFLICT DO NOTHING"
+            )
+
+    def due_entries(self, sources: Sequence[str], now: datetime) -> list[FeedEntry]:
+        """Entries of ``sources`` to fetch although their feed did not list them this run:
+        ``pending`` ones a killed run left, and ``retry`` ones whose next attempt is due.
+        Oldest first."""
+        if not sources:
+            return []
+        rows = self.con.execute(
+            """
+            SELECT source, entry_id, url, title, published_at FROM seen_entries
+            WHERE source IN (SELECT unnest(?))
+              AND (state = 'pending'
+                   OR (state = 'retry' AND coalesce(next_attempt_at <= ?, true)))
+            ORDER BY first_seen_at, source, entry_id
+            """,
+            [list(sources), now],
+        ).fetchall()
+        return [
+            FeedEntry(source=s, entry_id=e, url=u, title=t, published_at=p)
+            for s, e, u, t, p in rows
+        ]
 
     def archived_urls(
         self, *, source: str | None = None, since: datetime | None = None

@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from newsflow.schemas.records import FeedEntry
 from newsflow.tasks.fetch.feeds import FeedPoll
 from newsflow.tasks.warehouse import publishing, search, snapshot
 from newsflow.tasks.warehouse.alert_store import AlertStore
@@ -212,9 +213,17 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
     # -- feeds --------------------------------------------------------------------------------
 
     def record_feed_polls(
-        self, run_id: str, polls: Sequence[FeedPoll], new_counts: dict[str, int]
+        self,
+        run_id: str,
+        polls: Sequence[FeedPoll],
+        new_counts: dict[str, int],
+        chosen: Sequence[FeedEntry] = (),
     ) -> None:
-        """One ``feed_fetches`` row per poll, and the polling state for the next run."""
+        """One ``feed_fetches`` row per poll, and the polling state for the next run.
+
+        The entries the run chose to fetch are kept as ``pending`` in the same transaction:
+        the feed's new ETag means the next poll may answer 304, and an entry known only from
+        this answer must not be lost with a run killed before its page was fetched."""
         if not polls:
             return
         rows = [
@@ -254,6 +263,7 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
         )
         with self._registered("_polls", states), self._transaction():
             self._insert("feed_fetches", rows, replace=True)
+            self.record_pending_entries(chosen, _now())
             self.con.execute(
                 """
                 INSERT INTO feed_state (source, feed_url, etag, last_modified, last_polled_at,
@@ -278,19 +288,21 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
             )
 
     def unseen_entry_ids(
-        self, source: str, entry_ids: Iterable[str], max_attempts: int = 3
+        self, source: str, entry_ids: Iterable[str], now: datetime | None = None
     ) -> set[str]:
-        """Entry ids of ``source`` whose page still needs fetching (new, or a transient failure).
+        """Entry ids of ``source`` whose page still needs fetching: new, ``pending`` (listed
+        before, never requested: a killed run), or a ``retry`` that is due at ``now``.
 
         An ``archived`` entry is not fetched again: its page is in the archive and the run
-        finishes it from there (``unfinished_urls``)."""
+        finishes it from there (``unfinished_urls``); ``done`` and ``failed`` are final."""
         ids = list(dict.fromkeys(entry_ids))
         if not ids:
             return set()
         done = self.con.execute(
             "SELECT entry_id FROM seen_entries WHERE source = ? AND entry_id IN (SELECT unnest(?)) "
-            "AND (state IN ('done', 'archived') OR attempts >= ?)",
-            [source, ids, max_attempts],
+            "AND (state IN ('done', 'archived', 'failed') "
+            "     OR (state = 'retry' AND next_attempt_at > ?))",
+            [source, ids, now or _now()],
         ).fetchall()
         return set(ids) - {row[0] for row in done}
 
