@@ -22,7 +22,7 @@ from newsflow.flows.pipeline import (
 from newsflow.flows.scaffold import Run, RunSummary, run_flow
 from newsflow.schemas.config import Config
 from newsflow.tasks.extract import transform
-from newsflow.tasks.extract.boilerplate import learn_boilerplate
+from newsflow.tasks.extract.tasks import source_boilerplate
 from newsflow.tasks.fetch import lifecycle, refetch
 from newsflow.tasks.fetch.feeds import FeedPoll
 from newsflow.tasks.quality import gate
@@ -64,7 +64,7 @@ def ingest_stages(run: Run) -> QualityReport:
     warehouse.record_feed_polls(run_id, polls, per_source, entries)
     lifecycle.save_round(warehouse, run_id, feed_round, config)
 
-    boilerplate = {s.name: learn_boilerplate(warehouse.source_line_hashes(s.name)) for s in sources}
+    boilerplate = source_boilerplate(warehouse, [s.name for s in sources])
     warehouse.save_run_boilerplate(run_id, boilerplate)  # reprocess reuses it
     # Recently seen pages are asked for again, conditionally, to catch edits.
     rechecks = refetch.due_for_recheck(

@@ -98,7 +98,7 @@ def run_batches(
         # but unlike ``.submit`` nothing keeps each batch's HTML alive after it is used
         # (measured: ``.submit`` futures grew the run by megabytes per batch).
         batch, conditional = job
-        call = partial(fetch_batch, batch, config, lambda _page: bar.advance(), conditional)
+        call = partial(fetch_batch, batch, config.fetch, lambda _page: bar.advance(), conditional)
         return prefetcher.submit(contextvars.copy_context().run, call)
 
     def finish(batch: tuple[list[Page], Any] | None) -> None:

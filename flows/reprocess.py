@@ -26,7 +26,7 @@ from newsflow.flows.scaffold import Run, RunSummary, run_flow
 from newsflow.schemas.config import Config
 from newsflow.schemas.records import Page
 from newsflow.tasks.extract import transform
-from newsflow.tasks.extract.boilerplate import learn_boilerplate
+from newsflow.tasks.extract.tasks import source_boilerplate
 from newsflow.tasks.quality import gate
 from newsflow.tasks.quality.gate import QualityReport
 from newsflow.tasks.quality.tasks import document_row_checks, run_checks
@@ -63,8 +63,9 @@ def reprocess_stages(run: Run, *, source: str | None, since: str | None) -> Qual
     ):
         for start in range(0, len(urls), size):
             pages = warehouse.raw_pages(urls[start : start + size])
-            for name in {p.source for p in pages} - learnt.keys():
-                learnt[name] = learn_boilerplate(warehouse.source_line_hashes(name))
+            learnt.update(
+                source_boilerplate(warehouse, sorted({p.source for p in pages} - learnt.keys()))
+            )
             for group, boilerplate in split_by_boilerplate(pages, learnt):
                 args = (warehouse, run_id, group, config, boilerplate, summary)
                 reprocess_pages(*args, pool=pool, frames=frames)

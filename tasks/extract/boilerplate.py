@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from newsflow.tasks.extract.clean_normalise import normalise_line
 
@@ -65,10 +65,24 @@ def learn_boilerplate(
     for hashes in doc_line_hashes:
         n_docs += 1
         doc_freq.update({h for h in hashes if h})
+    return learn_from_counts(n_docs, doc_freq, min_docs=min_docs, min_share=min_share)
+
+
+def learn_from_counts(
+    n_docs: int,
+    doc_freq: Mapping[str, int],
+    *,
+    min_docs: int = DEFAULT_MIN_DOCS,
+    min_share: float = DEFAULT_MIN_SHARE,
+) -> frozenset[str]:
+    """:func:`learn_boilerplate` from counts already made: ``n_docs`` articles of one source
+    and, per line hash, how many of them carry it (the warehouse counts them in SQL for every
+    source at once, ``Warehouse.line_doc_frequencies``; hashes rarer than ``min_docs`` may be
+    left out of ``doc_freq``, they never qualify)."""
     if n_docs < min_docs:
         return frozenset()
     needed = max(min_docs, math.ceil(min_share * n_docs))
-    return frozenset(h for h, c in doc_freq.items() if c >= needed)
+    return frozenset(h for h, c in doc_freq.items() if h and c >= needed)
 
 
 def strip_boilerplate(lines: Sequence[str], boilerplate: frozenset[str]) -> list[str]:

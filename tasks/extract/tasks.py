@@ -10,8 +10,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from newsflow.schemas.records import ExtractedArticle, Page
-from newsflow.tasks.extract import transform
+from newsflow.tasks.extract import boilerplate, transform
 from newsflow.tasks.extract.extract import release_caches
+from newsflow.tasks.warehouse.warehouse import Warehouse
 
 
 def html_pages_of(fetched: Sequence[Page]) -> list[Page]:
@@ -58,3 +59,15 @@ def extract_batch(
         rows.append(row)
         line_hashes[row["article_id"]] = article.line_hashes
     return rows, errors, line_hashes
+
+
+def source_boilerplate(warehouse: Warehouse, sources: Sequence[str]) -> dict[str, frozenset[str]]:
+    """Each source's boilerplate as learnt from its stored articles now: the set its last run
+    applied where no article of it was seen or changed since, else learnt again from counts
+    the warehouse makes for all those sources in one query (``boilerplate.learn_from_counts``).
+    A source with no stored article has none."""
+    kept = warehouse.unchanged_boilerplate(sources)
+    stale = [s for s in sources if s not in kept]
+    counts = warehouse.line_doc_frequencies(stale, min_docs=boilerplate.DEFAULT_MIN_DOCS)
+    learnt = {s: boilerplate.learn_from_counts(*counts.get(s, (0, {}))) for s in stale}
+    return {s: kept[s] if s in kept else learnt[s] for s in sources}

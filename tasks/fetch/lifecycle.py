@@ -22,7 +22,7 @@ from newsflow.schemas.config import Config, ConfigError, FetchConfig, SourceConf
 from newsflow.tasks.fetch import feed_policy
 from newsflow.tasks.fetch.feed_policy import FeedState, LifecyclePolicy, Transition
 from newsflow.tasks.fetch.feeds import FeedPoll, skipped_poll
-from newsflow.tasks.fetch.tasks import poll_feed
+from newsflow.tasks.fetch.tasks import POLL_BATCH, PollJob, poll_feeds
 from newsflow.tasks.quality import alerts
 from newsflow.tasks.warehouse.warehouse import Warehouse
 
@@ -61,18 +61,23 @@ def poll_sources(
     """
     states = warehouse.load_feed_states(sources)
     now = datetime.now(UTC)
-    futures = {}
-    skipped: dict[str, FeedPoll] = {}
+    jobs: list[PollJob] = []
+    by_source: dict[str, FeedPoll] = {}
     for source in sources:
         state = states[source.name]
         reason = feed_policy.skip_reason(state, now)
         if reason is not None:
-            skipped[source.name] = skipped_poll(source.name, state.poll_url, reason, now)
+            by_source[source.name] = skipped_poll(source.name, state.poll_url, reason, now)
             continue
-        futures[source.name] = poll_feed.submit(
-            source, config, (state.etag, state.last_modified), state.poll_url
-        )
-    polls = [skipped[s.name] if s.name in skipped else futures[s.name].result() for s in sources]
+        url = state.poll_url or source.feed
+        jobs.append(PollJob(source.name, url, state.etag, state.last_modified))
+    futures = [
+        poll_feeds.submit(jobs[i : i + POLL_BATCH], config.fetch, f"{i + 1}-{i + POLL_BATCH}")
+        for i in range(0, len(jobs), POLL_BATCH)
+    ]
+    for future in futures:
+        by_source.update((poll.source, poll) for poll in future.result())
+    polls = [by_source[s.name] for s in sources]
 
     policy = lifecycle_policy(config.fetch)
     round_ = FeedRound(states=states)

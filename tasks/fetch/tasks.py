@@ -1,18 +1,22 @@
-"""The fetch stage's Prefect tasks: one task run per feed poll and one per batch of pages
-(never one per article: a task run costs milliseconds of orchestration). The work is done by
+"""The fetch stage's Prefect tasks: one task run per batch of feeds and one per batch of pages
+(never one per feed or article at a thousand sources: a task run costs milliseconds of
+orchestration, and Prefect walks its parameters, so they are the fetch settings, not the
+whole config). The work is done by
 the pure and I/O functions beside them (``feeds``, ``pages``, ``http``)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from newsflow.schemas.config import Config, SourceConfig
+from newsflow.schemas.config import FetchConfig
 from newsflow.schemas.records import FeedEntry, FetchResult, Page
 from newsflow.tasks.fetch import feeds, pages
 from newsflow.tasks.fetch.http import FetchPolicy, HttpClient
@@ -20,8 +24,7 @@ from newsflow.tasks.fetch.retry import fetch_with_retries, retry_policy
 from newsflow.tasks.fetch.robots import RobotsCache
 
 
-def fetch_policy(config: Config, *, kind: str) -> FetchPolicy:
-    f = config.fetch
+def fetch_policy(f: FetchConfig, *, kind: str) -> FetchPolicy:
     return FetchPolicy(
         user_agent=f.user_agent,
         connect_timeout_s=f.connect_timeout_s,
@@ -33,33 +36,49 @@ def fetch_policy(config: Config, *, kind: str) -> FetchPolicy:
     )
 
 
-@task(name="poll-feed", cache_policy=NO_CACHE, task_run_name="poll-{source.name}")
-def poll_feed(
-    source: SourceConfig,
-    config: Config,
-    validators: tuple[str | None, str | None],
-    url: str | None = None,
-) -> feeds.FeedPoll:
-    """One conditional GET of one feed, parsed into entries. ``url`` is the feed lifecycle's
-    URL to poll (an adopted permanent redirect), else the configured one; transient failures
-    are retried (tasks/fetch/retry.py)."""
-    etag, last_modified = validators
-    target = url or source.feed
-    headers = feeds.feed_headers(etag, last_modified)
-    with HttpClient(fetch_policy(config, kind="feed")) as client:
-        fetched_at = datetime.now(UTC)
-        answer, attempts = fetch_with_retries(
-            lambda: client.get(target, headers=headers), retry_policy(config.fetch)
-        )
-    poll = feeds.poll_result(source.name, target, answer, fetched_at, attempts=attempts)
-    poll.entries = poll.entries[: config.fetch.max_entries_per_feed]
-    return poll
+@dataclass(frozen=True)
+class PollJob:
+    """One feed to poll: the source's name, the URL (the lifecycle's, after an adopted
+    redirect), and the validators of the last answer for a conditional GET."""
+
+    source: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+#: Feeds polled per task run. A task run costs milliseconds of orchestration and Prefect walks
+#: its parameters, so a thousand feeds are a score of task runs, not a thousand.
+POLL_BATCH = 50
+
+
+@task(name="poll-feeds", cache_policy=NO_CACHE, task_run_name="poll-feeds-{label}")
+def poll_feeds(jobs: Sequence[PollJob], fetch: FetchConfig, label: str) -> list[feeds.FeedPoll]:
+    """Conditional GETs of a batch of feeds (``fetch.max_workers`` at a time), each parsed
+    into entries, in the order of ``jobs``; transient failures are retried
+    (tasks/fetch/retry.py). ``label`` names the task run ("1-50")."""
+    policy, retry = fetch_policy(fetch, kind="feed"), retry_policy(fetch)
+
+    def poll(job: PollJob) -> feeds.FeedPoll:
+        headers = feeds.feed_headers(job.etag, job.last_modified)
+        with HttpClient(policy) as client:
+            fetched_at = datetime.now(UTC)
+            answer, attempts = fetch_with_retries(
+                lambda: client.get(job.url, headers=headers), retry
+            )
+        result = feeds.poll_result(job.source, job.url, answer, fetched_at, attempts=attempts)
+        result.entries = result.entries[: fetch.max_entries_per_feed]
+        return result
+
+    workers = max(1, min(fetch.max_workers, len(jobs)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="newsflow-feed") as pool:
+        return list(pool.map(poll, jobs))
 
 
 @task(name="fetch-pages", cache_policy=NO_CACHE)
 def fetch_batch(
     entries: Sequence[FeedEntry],
-    config: Config,
+    fetch: FetchConfig,
     on_done: Any = None,
     conditional: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[Page]:
@@ -70,7 +89,7 @@ def fetch_batch(
     """
     local = threading.local()
     clients: list[HttpClient] = []
-    policy = fetch_policy(config, kind="page")
+    policy = fetch_policy(fetch, kind="page")
     base_headers = pages.page_headers()
     conditional = conditional or {}
 
@@ -84,19 +103,19 @@ def fetch_batch(
         return client().get(url, headers={**base_headers, **conditional.get(url, {})})
 
     robots = None
-    if config.fetch.respect_robots:
+    if fetch.respect_robots:
         clients.append(HttpClient(policy))
-        robots = RobotsCache(clients[-1], config.fetch.user_agent)
+        robots = RobotsCache(clients[-1], fetch.user_agent)
     try:
         return pages.fetch_pages(
             entries,
             get,
             allowed=robots.allowed if robots else None,
             crawl_delay=robots.crawl_delay if robots else None,
-            per_host_delay_s=config.fetch.per_host_delay_s,
-            max_workers=config.fetch.max_workers,
+            per_host_delay_s=fetch.per_host_delay_s,
+            max_workers=fetch.max_workers,
             on_done=on_done,
-            retry=retry_policy(config.fetch),
+            retry=retry_policy(fetch),
         )
     finally:
         for c in clients:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -106,6 +106,70 @@ def boilerplate_set_id(line_hashes: frozenset[str]) -> str:
 
 class RunBoilerplateStore(BulkStore):
     """The ``Warehouse`` mixin that records which boilerplate set each run applied."""
+
+    def line_doc_frequencies(
+        self, sources: Sequence[str], *, min_docs: int, limit_articles: int = 500
+    ) -> dict[str, tuple[int, dict[str, int]]]:
+        """Per source: how many of its ``limit_articles`` most recently seen articles have
+        stored lines, and in how many of them each line hash recurs (hashes in fewer than
+        ``min_docs`` left out). One query for every source, so a thousand sources cost one
+        scan, not a thousand."""
+        if not sources:
+            return {}
+        rows = self.con.execute(
+            """
+            WITH recent AS (
+                SELECT source, article_id FROM articles
+                WHERE source IN (SELECT unnest(?))
+                QUALIFY row_number() OVER (
+                    PARTITION BY source ORDER BY last_seen_at DESC, article_id) <= ?
+            ),
+            lines AS (
+                SELECT l.source, l.article_id, l.line_hash
+                FROM source_lines l JOIN recent r USING (source, article_id)
+            ),
+            docs AS (SELECT source, count(DISTINCT article_id) AS n FROM lines GROUP BY source),
+            freq AS (
+                SELECT source, line_hash, count(*) AS df FROM lines
+                GROUP BY source, line_hash HAVING count(*) >= ?
+            )
+            SELECT d.source, d.n, coalesce(list(f.line_hash) FILTER (f.line_hash IS NOT NULL), []),
+                   coalesce(list(f.df) FILTER (f.line_hash IS NOT NULL), [])
+            FROM docs d LEFT JOIN freq f USING (source)
+            GROUP BY d.source, d.n
+            """,
+            [list(sources), limit_articles, min_docs],
+        ).fetchall()
+        return {
+            source: (int(n), dict(zip(hashes, counts, strict=True)))
+            for source, n, hashes, counts in rows
+        }
+
+    def unchanged_boilerplate(self, sources: Sequence[str]) -> dict[str, frozenset[str]]:
+        """The set each source's latest run applied, for the sources with no article seen or
+        changed since that run started: learning again would give the same set."""
+        if not sources:
+            return {}
+        rows = self.con.execute(
+            """
+            WITH latest AS (
+                SELECT b.source, b.set_id, p.started_at
+                FROM run_boilerplate b JOIN pipeline_runs p USING (run_id)
+                WHERE b.source IN (SELECT unnest(?))
+                QUALIFY row_number() OVER (PARTITION BY b.source ORDER BY p.started_at DESC) = 1
+            ),
+            seen AS (
+                SELECT source, max(last_seen_at) AS last_seen FROM articles
+                WHERE source IN (SELECT unnest(?)) GROUP BY source
+            )
+            SELECT l.source, s.line_hashes
+            FROM latest l JOIN boilerplate_sets s USING (source, set_id)
+            LEFT JOIN seen USING (source)
+            WHERE seen.last_seen IS NULL OR seen.last_seen < l.started_at
+            """,
+            [list(sources), list(sources)],
+        ).fetchall()
+        return {source: frozenset(hashes) for source, hashes in rows}
 
     def save_run_boilerplate(self, run_id: str, boilerplate: Mapping[str, frozenset[str]]) -> None:
         """Record the boilerplate set ``run_id`` applies to each source (each set stored once)."""

@@ -102,6 +102,7 @@ class TableMetrics(BulkStore):
             SELECT s.source, s.entry_id
             FROM seen_entries s
             JOIN (SELECT unnest(?) AS source, unnest(?) AS entry_id) q USING (source, entry_id)
+            WHERE s.attempts > 0  -- pending entries were listed, never requested
             """,
             [[source for source, _ in entries], [entry for _, entry in entries]],
         ).fetchall()

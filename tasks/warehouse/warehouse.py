@@ -409,21 +409,6 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
         )
         self._insert("source_lines", pairs, replace=True)
 
-    def source_line_hashes(self, source: str, limit_articles: int = 500) -> list[list[str]]:
-        """Line hashes of a source's most recent articles, one list per article."""
-        rows = self.con.execute(
-            """
-            SELECT l.article_id, list(l.line_hash)
-            FROM source_lines l JOIN articles a USING (article_id)
-            WHERE l.source = ? AND a.article_id IN (
-                SELECT article_id FROM articles WHERE source = ?
-                ORDER BY last_seen_at DESC LIMIT ?)
-            GROUP BY l.article_id
-            """,
-            [source, source, limit_articles],
-        ).fetchall()
-        return [list(hashes) for _, hashes in rows]
-
     def save_rejections(
         self,
         run_id: str,
