@@ -79,3 +79,19 @@ def test_a_host_that_throttles_is_not_asked_again_in_the_run(start_server):
     assert out[1].transient is True  # tried again on a later run
     assert errors[2] is None  # other hosts carry on
     assert (slow.hits("/a"), slow.hits("/b"), other.hits("/c")) == (1, 0, 1)
+
+
+def test_a_malformed_link_is_refused_with_its_reason_and_the_rest_fetched(start_server):
+    srv = start_server()
+    srv.add("/a", HTML)
+    bad = ["http://127.0.0.1:99999/x", "http://[::1/y", "http://[fe80::zz]/z"]
+    out = _fetch_all([srv], [bad[0], srv.url("/a"), bad[1], bad[2]])
+    assert [o.url for o in out] == [bad[0], srv.url("/a"), bad[1], bad[2]]
+    assert [o.error for o in out] == [
+        "invalid_url: Port out of range 0-65535",
+        None,
+        "invalid_url: Invalid IPv6 URL",
+        "invalid_url: 'fe80::zz' does not appear to be an IPv4 or IPv6 address",
+    ]
+    assert [o.transient for o in out] == [False, False, False, False]  # asking again won't help
+    assert srv.hits("/a") == 1

@@ -69,6 +69,7 @@ from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
 from newsflow.schemas.records import FetchResult
 from newsflow.tasks.fetch.addresses import AllowList, describe, normalise_host, parse_allow_private
+from newsflow.tasks.fetch.urls import url_problem
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
@@ -315,23 +316,6 @@ class _GuardedAdapter(HTTPAdapter):
 # --------------------------------------------------------------------------------------------
 
 
-def check_url(url: str) -> str | None:
-    """The reason ``url`` may not be fetched at all, before any network traffic, or None."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError as e:
-        return f"invalid_url: {e}"
-    if parts.scheme.lower() not in ("http", "https"):
-        got = parts.scheme or "no scheme"
-        return f"scheme: only http and https are fetched (got {got!r})"
-    if "@" in parts.netloc:
-        return "userinfo: URLs with credentials (user:password@) are refused"
-    if not parts.hostname:
-        return "invalid_url: no host in URL"
-    return None
-
-
 class HttpClient:
     """See the module docstring. Use as a context manager or call ``close()``."""
 
@@ -418,7 +402,7 @@ class HttpClient:
             return FetchResult(url=url, final_url=current, redirects=list(redirects), **kw)
 
         while True:
-            problem = check_url(current)
+            problem = url_problem(current)
             if problem is not None:
                 return result(error=problem)
             visited.add((urldefrag(current)[0], _cookie_state(jar)))

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from newsflow.schemas.records import FeedEntry, FetchResult, Page
 from newsflow.tasks.fetch.charset import charset_from_content_type, sniff_binary
 from newsflow.tasks.fetch.retry import RetryPolicy, attempts_note, fetch_with_retries
+from newsflow.tasks.fetch.urls import url_problem
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
@@ -83,6 +84,12 @@ def skipped_outcome(entry: FeedEntry, fetched_at: datetime, reason: str) -> Page
     return _page(entry, fetched_at, reason, transient=True)
 
 
+def refused_outcome(entry: FeedEntry, fetched_at: datetime, reason: str) -> Page:
+    """A page whose URL can never be fetched (``invalid_url``, ``scheme``, ``userinfo``: see
+    ``urls.url_problem``); not requested, and not ``transient``: asking again cannot help."""
+    return _page(entry, fetched_at, reason, transient=False)
+
+
 def robots_outcome(entry: FeedEntry, fetched_at: datetime) -> Page:
     """A page robots.txt keeps us from; for good, until the site's rules change."""
     return _page(entry, fetched_at, _ROBOTS_DISALLOWED, transient=False)
@@ -131,14 +138,21 @@ def fetch_pages(
 
     ``crawl_delay`` (robots.txt) raises the pause for a host, never lowers it. ``retry`` (None:
     no retries) is applied per page, its waits never shorter than the host's delay. Results
-    come back in the order of ``entries``.
+    come back in the order of ``entries``. An entry whose URL can never be fetched (a feed's
+    malformed link) is refused with the reason, without a request, and the others go on.
     """
     retry = retry or RetryPolicy(retries=0)
     by_host: dict[str, list[int]] = defaultdict(list)
-    for index, entry in enumerate(entries):
-        by_host[host_key(entry.url)].append(index)
     results: list[Page | None] = [None] * len(entries)
     lock = threading.Lock()
+    for index, entry in enumerate(entries):
+        problem = url_problem(entry.url)
+        if problem is None:
+            by_host[host_key(entry.url)].append(index)
+            continue
+        results[index] = refused_outcome(entry, datetime.now(UTC), problem)
+        if on_done is not None:
+            on_done(results[index])
 
     def run_host(indexes: list[int]) -> None:
         last_request = 0.0
