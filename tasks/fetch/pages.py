@@ -19,12 +19,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from newsflow.schemas.records import FeedEntry, FetchResult, Page
 from newsflow.tasks.fetch.charset import charset_from_content_type, sniff_binary
 from newsflow.tasks.fetch.retry import RetryPolicy, attempts_note, fetch_with_retries
-from newsflow.tasks.fetch.urls import url_problem
+from newsflow.tasks.fetch.urls import HostKey, host_key, url_problem
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
@@ -35,11 +34,6 @@ _NOT_REQUESTED = FetchResult(url="", final_url="")
 
 Fetcher = Callable[[str], FetchResult]
 Allowed = Callable[[str], bool]
-
-
-def host_key(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or ''}"
 
 
 def page_outcome(
@@ -142,15 +136,15 @@ def fetch_pages(
     malformed link) is refused with the reason, without a request, and the others go on.
     """
     retry = retry or RetryPolicy(retries=0)
-    by_host: dict[str, list[int]] = defaultdict(list)
+    by_host: dict[HostKey, list[int]] = defaultdict(list)
     results: list[Page | None] = [None] * len(entries)
     lock = threading.Lock()
     for index, entry in enumerate(entries):
-        problem = url_problem(entry.url)
-        if problem is None:
-            by_host[host_key(entry.url)].append(index)
+        key, problem = host_key(entry.url), url_problem(entry.url)
+        if key is not None and problem is None:
+            by_host[key].append(index)
             continue
-        results[index] = refused_outcome(entry, datetime.now(UTC), problem)
+        results[index] = refused_outcome(entry, datetime.now(UTC), problem or "invalid_url")
         if on_done is not None:
             on_done(results[index])
 

@@ -71,6 +71,30 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+#: (scheme, host, port) of a URL: the unit of politeness (tasks/fetch/pages.py, one request at
+#: a time) and of robots.txt (tasks/fetch/robots.py).
+HostKey = tuple[str, str, int]
+
+
+def host_key(url: str) -> HostKey | None:
+    """The host ``url`` is fetched from, scheme and host lower-cased and the default port made
+    explicit, so ``http://a.example/`` and ``HTTP://A.example:80/`` are one host; None for what
+    newsflow never fetches (not http(s), no host, a URL that does not parse).
+
+    One key for both uses: with two, a host spelled two ways was asked two requests at a time
+    and robots.txt was cached under a key the page queues did not share.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+
+
 def normalise_url(url: str) -> str:
     """The comparable form of an http(s) URL; other strings, and URLs that do not parse (a
     port out of range, a broken IPv6 literal), are returned stripped: they are their own key,
