@@ -67,8 +67,9 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.connection import _set_socket_options, allowed_gai_family
 from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
+from newsflow.schemas.allow_list import AllowList, normalise_host
 from newsflow.schemas.records import FetchResult
-from newsflow.tasks.fetch.addresses import AllowList, describe, normalise_host, parse_allow_private
+from newsflow.tasks.fetch.addresses import describe, parse_allow_private, permits
 from newsflow.tasks.fetch.urls import url_problem
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -226,7 +227,7 @@ class _GuardMixin:
         except UnicodeError as e:
             raise u3exc.LocationParseError(f"{self.host!r}: {e}") from e
 
-        vetted = [info for info in infos if self._allow.permits(host, port, info[4][0])]
+        vetted = [info for info in infos if permits(self._allow, host, port, info[4][0])]
         if not vetted:
             raise AddressBlocked(_blocked_message(host, port, infos[0][4][0] if infos else ""))
 
@@ -245,7 +246,7 @@ class _GuardMixin:
                 sock.close()
                 err = e
                 continue
-            if not self._allow.permits(host, port, peer):  # defence in depth
+            if not permits(self._allow, host, port, peer):  # defence in depth
                 sock.close()
                 raise AddressBlocked(_blocked_message(host, port, peer))
             watch = _current_watch()
