@@ -8,7 +8,6 @@ can print it without a traceback.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tomllib
@@ -17,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from newsflow.schemas.allow_list import parse_allow_list
 from newsflow.schemas.records import RetrySchedule
 from newsflow.schemas.suites import check_thresholds
 
@@ -104,33 +104,10 @@ class FetchConfig(_Strict):
     @field_validator("allow_private")
     @classmethod
     def _allow_entries(cls, entries: list[str]) -> list[str]:
-        for entry in entries:
-            if not _allow_entry_ok(entry):
-                raise ValueError(
-                    f"{entry!r} is neither 'host:port' nor a CIDR (examples: '127.0.0.1:8080', "
-                    "'[::1]:8080', 'localhost:8080', '10.0.0.0/8')"
-                )
+        """The address guard's own parser (schemas/allow_list.py), so an entry it would refuse
+        mid-run is a config error at load instead."""
+        parse_allow_list(entries)  # AllowEntryError is a ValueError naming the entry
         return entries
-
-
-def _allow_entry_ok(entry: str) -> bool:
-    """The forms the address guard takes (``tasks/fetch/addresses.py``): a CIDR, a bare IP, or
-    ``host:port`` with a port from 1 to 65535 (IPv6 hosts in brackets)."""
-    text = entry.strip()
-    if "/" in text:
-        try:
-            ipaddress.ip_network(text, strict=False)
-        except ValueError:
-            return False
-        return True
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        pass
-    else:
-        return True
-    host, sep, port = text.rpartition(":")
-    return bool(sep and host.strip("[]") and port.isdigit() and 0 < int(port) < 65536)
 
 
 class StoriesConfig(_Strict):

@@ -108,6 +108,15 @@ FEED_CASES = (
     Case("feed-410", "feed", "/feeds/gone.xml", "http_410:", "source marked gone; skipped"),
     Case("feed-empty", "feed", "/feeds/empty.xml", "empty:", "recorded, no entries"),
     Case(
+        "feed-bad-links",
+        "feed",
+        "/feeds/bad-links.xml",
+        "no_link:",
+        "a link with a port out of range is kept and its page recorded as invalid_url, never "
+        "requested; a broken IPv6 literal (blanked by feedparser) is counted as skipped; the "
+        "feed's good entry loads",
+    ),
+    Case(
         "feed-moved",
         "feed",
         "/feeds/old.xml",
@@ -189,6 +198,10 @@ PAGE_CASES = (
     ),
 )
 THROTTLER_PAGES = ("throttled-429", "after-throttle")
+#: Links of the ``feed-bad-links`` feed that cannot be fetched: ``urlsplit(...).port`` raises on
+#: the first and ``urlsplit`` on the second. Neither may fail the run.
+BAD_PORT_LINK = "http://127.0.0.1:99999/pages/bad-port.html"
+BAD_IPV6_LINK = "http://[::1/pages/bad-ipv6.html"
 
 
 def article_html(title: str, paragraphs: list[str], *, charset: str | None = "utf-8") -> str:
@@ -351,6 +364,15 @@ class HostileSite:
         m.redirect("/feeds/old.xml", "/feeds/new.xml", status=301)
         moved = rss("Moved", [("From a moved feed", m.url("/pages/from-moved.html"))])
         m.add("/feeds/new.xml", moved, content_type=RSS)
+        bad_links = rss(
+            "Bad links",
+            [
+                ("A port out of range", BAD_PORT_LINK),
+                ("A broken IPv6 literal", BAD_IPV6_LINK),
+                ("Listed beside bad links", m.url("/pages/from-bad-links.html")),
+            ],
+        )
+        m.add("/feeds/bad-links.xml", bad_links, content_type=RSS)
         listed = [(c.name, self.case_url(c)) for c in PAGE_CASES]
         m.add("/feeds/pages.xml", rss("Hostile pages", listed), content_type=RSS)
 
@@ -403,6 +425,10 @@ class HostileSite:
         m.add(
             "/pages/from-moved.html",
             article_html("Story listed by a moved feed", english_paragraphs("museum")),
+        )
+        m.add(
+            "/pages/from-bad-links.html",
+            article_html("Story listed beside bad links", english_paragraphs("tram")),
         )
         m.add(
             "/pages/from-flapping.html",

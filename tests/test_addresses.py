@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsflow.tasks.fetch.addresses import describe, parse_allow_private, refusal_reason
+from newsflow.tasks.fetch.addresses import describe, parse_allow_private, permits, refusal_reason
 
 REFUSED = {
     "169.254.169.254": "link-local",  # cloud metadata service
@@ -37,7 +37,7 @@ REFUSED = {
 def is_allowed(host: str, port: int, ip: str, allow_private: list[str]) -> bool:
     """The fetcher's question, asked the fetcher's way: parse ``[fetch] allow_private`` once,
     then ``permits`` each resolved address for the URL authority ``host:port``."""
-    return parse_allow_private(allow_private).permits(host, port, ip)
+    return permits(parse_allow_private(allow_private), host, port, ip)
 
 
 @pytest.mark.parametrize(("ip", "words"), sorted(REFUSED.items()))
@@ -96,7 +96,19 @@ def test_global_addresses_need_no_entry() -> None:
 
 
 @pytest.mark.parametrize(
-    "entry", ["", "localhost", "127.0.0.1:", "127.0.0.1:99999", ":80", "::1:8080x", "10.0.0.0/33"]
+    "entry",
+    [
+        "",
+        "localhost",
+        "127.0.0.1:",
+        "127.0.0.1:99999",
+        ":80",
+        "::1:8080x",
+        "10.0.0.0/33",
+        "fe80::zz:80",
+        "a:b:80",
+        "[not-ipv6]:80",
+    ],
 )
 def test_malformed_entries_are_config_errors(entry: str) -> None:
     with pytest.raises(ValueError, match="allow_private"):

@@ -7,6 +7,7 @@ import pytest
 
 from newsflow.schemas.config import ConfigError, load_config, parse_config
 from newsflow.schemas.suites import ROW_SUITE, RULES, TABLE_SUITE, check_thresholds, suite_defaults
+from newsflow.tasks.fetch.addresses import parse_allow_private
 
 
 def test_empty_file_is_all_defaults():
@@ -151,6 +152,28 @@ def test_story_window_defaults_to_two_weeks_and_survives_a_rendered_config(tmp_p
 def test_allow_private_takes_every_form_the_address_guard_does():
     entries = ["127.0.0.1:8080", "[::1]:8080", "localhost:8080", "10.0.0.0/8", "::1", "1.2.3.4"]
     assert parse_config(f"[fetch]\nallow_private = {entries!r}").fetch.allow_private == entries
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "fe80::zz:80",  # neither an address nor a bracketed IPv6 host with a port
+        "a:b:80",  # an unbracketed host with colons and a port
+        "::1:8080x",
+        "[::1]:",
+        "127.0.0.1:99999",
+        "10.0.0.0/33",
+        "",
+        "localhost",
+    ],
+)
+def test_the_config_refuses_what_the_address_guard_would_refuse(entry):
+    """One parser for both: an entry the config lets through must not stop the first HTTP
+    client mid-run (exit 3); it is a config error at load (exit 2)."""
+    with pytest.raises(ValueError):
+        parse_allow_private([entry])
+    with pytest.raises(ConfigError, match=r"news\.toml: fetch\.allow_private: .*nor a CIDR"):
+        parse_config(f"[fetch]\nallow_private = [{entry!r}]", origin="news.toml")
 
 
 def test_memory_limit_reaches_the_writer_and_spills_beside_the_working_file(tmp_path):

@@ -107,6 +107,38 @@ def test_missing_guid_falls_back_to_link():
     assert first.entry_id == "https://gazette.example/ferry.html"
 
 
+def test_a_malformed_link_gives_way_to_a_usable_alternate():
+    atom = ATOM.replace(
+        b'<link rel="alternate" href="https://courier.example/bridge.html"/>',
+        b'<link rel="alternate" href="https://courier.example/bridge.html"/>'
+        b'<link rel="alternate" hreflang="sv" href="http://courier.example:99999/bro.html"/>',
+    )  # feedparser's ``link`` is the last alternate: here the malformed one
+    (entry,) = parse_feed(atom, "s", url="https://courier.example/atom").entries
+    assert entry.url == "https://courier.example/bridge.html"
+
+
+def test_an_entry_whose_only_link_is_malformed_is_kept_as_listed():
+    """Kept, not dropped: its page is then recorded with the reason (tasks/fetch/pages.py), so
+    the entry is accounted for once instead of vanishing from every run."""
+    bad = RSS2.replace(b"https://gazette.example/ferry.html", b"http://gazette.example:99999/f")
+    parsed = parse_feed(bad, "s", url="https://gazette.example/rss")
+    assert [e.url for e in parsed.entries] == [
+        "http://gazette.example:99999/f",
+        "https://gazette.example/council.html",
+    ]
+    assert parsed.error is None and parsed.warning is None
+
+
+def test_an_entry_left_without_a_link_is_counted_in_the_warning():
+    """feedparser blanks a link it cannot resolve (a broken IPv6 literal): the entry cannot be
+    kept, so the poll says how many were skipped."""
+    bad = RSS2.replace(b"https://gazette.example/ferry.html", b"http://[::1/ferry.html")
+    parsed = parse_feed(bad, "s", url="https://gazette.example/rss")
+    assert [e.url for e in parsed.entries] == ["https://gazette.example/council.html"]
+    assert parsed.error is None
+    assert parsed.warning == "no_link: 1 of 2 entries skipped, without a usable http(s) link"
+
+
 def test_feed_headers():
     assert feed_headers(None, None).keys() == {"Accept"}
     headers = feed_headers('"abc"', "Fri, 27 Nov 2026 10:00:00 GMT")

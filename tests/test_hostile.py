@@ -22,6 +22,7 @@ from newsflow.cli.main import main
 from newsflow.flows.ingest import ingest
 from newsflow.schemas.config_toml import write_config
 from tests.hostile_site import (
+    BAD_PORT_LINK,
     FEED_CASES,
     HEALTHY_SOURCE,
     PAGE_CASES,
@@ -32,6 +33,8 @@ from tests.hostile_site import (
 from tests.servers import LoopbackServer, loopback_server_fixture  # noqa: F401
 
 RUNS = 4  # runs 1-3 through the flow, run 4 through `newsflow run --reset-source ...`
+#: Feed cases whose recorded reason is a warning: the poll succeeded and gave entries.
+USABLE_WARNINGS = ("malformed but usable", "no_link")
 RESET = ("feed-410", "feed-500")
 
 
@@ -169,7 +172,7 @@ def test_feed_case_is_recorded_with_a_reason(hostile, case: Case):
         assert error is None and entries >= 1
     else:
         assert error is not None and error.startswith(case.expect), error
-        if not case.expect.startswith("malformed but usable"):
+        if not case.expect.startswith(USABLE_WARNINGS):
             assert entries == 0
 
 
@@ -180,6 +183,27 @@ def test_malformed_feed_with_entries_is_used(hostile):
         .fetchall()
     )
     assert titles == [("Story listed by a malformed feed",)]
+
+
+def test_malformed_links_are_recorded_once_and_the_feed_still_loads(hostile):
+    """A port out of range and a broken IPv6 literal in one feed: every run completes (see
+    test_every_run_completes), the good entry loads, the bad-port page is recorded with its
+    reason without a request, and later runs do not try it again."""
+    con = hostile["con"]
+    status, entries, error, _ = _feed_row(hostile, 0, "feed-bad-links")
+    assert (status, entries) == (200, 2)
+    assert error == "no_link: 1 of 3 entries skipped, without a usable http(s) link"
+    assert con.execute(
+        "SELECT status, error FROM raw_pages WHERE url = ?", [BAD_PORT_LINK]
+    ).fetchall() == [(None, "invalid_url: Port out of range 0-65535")]
+    assert con.execute("SELECT title FROM articles WHERE source = 'feed-bad-links'").fetchall() == [
+        ("Story listed beside bad links",)
+    ]
+    new_per_run = con.execute(
+        "SELECT f.new_entries FROM feed_fetches f JOIN pipeline_runs r USING (run_id) "
+        "WHERE f.source = 'feed-bad-links' ORDER BY r.started_at"
+    ).fetchall()
+    assert new_per_run == [(2,), (0,), (0,), (0,)]
 
 
 def test_flapping_feed_succeeds_on_retry_and_a_404_is_asked_once(hostile):
@@ -242,7 +266,7 @@ FAILING_FEEDS = [
     c
     for c in FEED_CASES
     if c.expect
-    and c.expect.split(":")[0] not in ("http_429", "http_503", "http_410", "malformed but usable")
+    and c.expect.split(":")[0] not in ("http_429", "http_503", "http_410", *USABLE_WARNINGS)
 ]
 
 

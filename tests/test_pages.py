@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 
 from newsflow.schemas.records import FeedEntry, FetchResult
 from newsflow.tasks.fetch.http import FetchPolicy, HttpClient
 from newsflow.tasks.fetch.pages import fetch_pages, page_outcome
 from newsflow.tasks.fetch.retry import RetryPolicy
-from tests.servers import LoopbackServer, Response, start_server_fixture  # noqa: F401
+from tests.servers import LoopbackServer, Request, Response, start_server_fixture  # noqa: F401
 
 HTML = "<!doctype html><html><body><p>hello</p></body></html>"
 
@@ -79,3 +81,56 @@ def test_a_host_that_throttles_is_not_asked_again_in_the_run(start_server):
     assert out[1].transient is True  # tried again on a later run
     assert errors[2] is None  # other hosts carry on
     assert (slow.hits("/a"), slow.hits("/b"), other.hits("/c")) == (1, 0, 1)
+
+
+def test_a_malformed_link_is_refused_with_its_reason_and_the_rest_fetched(start_server):
+    srv = start_server()
+    srv.add("/a", HTML)
+    bad = ["http://127.0.0.1:99999/x", "http://[::1/y", "http://[fe80::zz]/z"]
+    out = _fetch_all([srv], [bad[0], srv.url("/a"), bad[1], bad[2]])
+    assert [o.url for o in out] == [bad[0], srv.url("/a"), bad[1], bad[2]]
+    assert [o.error for o in out] == [
+        "invalid_url: Port out of range 0-65535",
+        None,
+        "invalid_url: Invalid IPv6 URL",
+        "invalid_url: 'fe80::zz' does not appear to be an IPv4 or IPv6 address",
+    ]
+    assert [o.transient for o in out] == [False, False, False, False]  # asking again won't help
+    assert srv.hits("/a") == 1
+
+
+def test_one_host_spelled_two_ways_is_still_asked_one_request_at_a_time(start_server):
+    """``http://news.example/`` and ``http://news.example:80/`` name one origin: its pages queue
+    behind each other, never in parallel. The fetcher sends both to one loopback server (our
+    stand-in for news.example's DNS), which counts requests in flight."""
+    srv = start_server()
+    lock = threading.Lock()
+    in_flight, most = [0], [0]
+
+    def slow(_req: Request) -> Response:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.2)  # holds the request open long enough for a second one to overlap
+        with lock:
+            in_flight[0] -= 1
+        return Response(200, HTML)
+
+    for path in ("/a", "/b", "/c"):
+        srv.route(path, slow)
+    urls = ["http://news.example/a", "http://NEWS.example:80/b", "HTTP://news.example/c"]
+    policy = FetchPolicy(allow_private=(srv.host_port,))
+    local, clients = threading.local(), []
+
+    def get(url: str) -> FetchResult:  # one client per thread, as tasks.fetch_batch does
+        if not hasattr(local, "client"):
+            local.client = HttpClient(policy)
+            clients.append(local.client)
+        return local.client.get(srv.url("/" + url.rsplit("/", 1)[1]))
+
+    out = fetch_pages([_entry(u) for u in urls], get, per_host_delay_s=0.0)
+    for client in clients:
+        client.close()
+    assert [o.error for o in out] == [None, None, None]
+    assert (srv.hits("/a"), srv.hits("/b"), srv.hits("/c")) == (1, 1, 1)
+    assert most[0] == 1

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from newsflow.tasks.fetch.http import FetchPolicy, HttpClient
-from newsflow.tasks.fetch.robots import RobotsCache, host_key, product_token, robots_url
+from newsflow.tasks.fetch.robots import RobotsCache, product_token, robots_url
+from newsflow.tasks.fetch.urls import host_key
 from tests.servers import (
     LoopbackServer,
     loopback_server_fixture,  # noqa: F401 - registers the loopback_server fixture

@@ -18,6 +18,7 @@ from typing import Any
 import feedparser
 
 from newsflow.schemas.records import FeedEntry, FetchResult
+from newsflow.tasks.fetch.urls import url_problem
 
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
@@ -122,8 +123,13 @@ def parse_feed(content: bytes, source: str, *, url: str, content_type: str = "")
     entries = _entries(raw_entries, source, url)
     if not entries and problem is not None:  # e.g. cut off inside its first <item>
         return ParsedFeed(error=f"malformed: {_describe(problem)} (no entry with a link)")
-    warning = f"malformed but usable: {_describe(problem)}" if problem is not None else None
-    return ParsedFeed(entries=entries, warning=warning)
+    warnings = [f"malformed but usable: {_describe(problem)}"] if problem is not None else []
+    if len(entries) < len(raw_entries):
+        warnings.append(
+            f"no_link: {len(raw_entries) - len(entries)} of {len(raw_entries)} entries skipped, "
+            "without a usable http(s) link"
+        )
+    return ParsedFeed(entries=entries, warning="; ".join(warnings) or None)
 
 
 def poll_result(
@@ -194,14 +200,24 @@ def _entries(raw_entries: list[Any], source: str, feed_url: str) -> list[FeedEnt
 
 
 def _link(raw: Any) -> str | None:
-    link = (raw.get("link") or "").strip()
-    if link.startswith(("http://", "https://")):
-        return link
-    for candidate in raw.get("links", []) or []:
-        href = (candidate.get("href") or "").strip()
-        if candidate.get("rel", "alternate") == "alternate" and href.startswith("http"):
-            return href
-    return None
+    """The entry's page: the first of its links (``link``, then the alternates) that can be
+    fetched, else the first http(s) link as listed even if malformed (a port out of range).
+
+    A malformed link is kept rather than dropped so nothing is lost: the page stage records it
+    with its reason (``invalid_url: ...``, tasks/fetch/pages.py) and the entry is done, once,
+    instead of vanishing silently from every run. (feedparser itself blanks links it cannot
+    resolve, a broken IPv6 literal; those entries have no link left and are counted by
+    ``_entries`` in the feed's warning.)
+    """
+    candidates = [(raw.get("link") or "").strip()]
+    candidates += [
+        (c.get("href") or "").strip()
+        for c in raw.get("links", []) or []
+        if c.get("rel", "alternate") == "alternate"
+    ]
+    listed = [c for c in candidates if c.startswith(("http://", "https://"))]
+    usable = [c for c in listed if url_problem(c) is None]
+    return (usable or listed or [None])[0]
 
 
 def _when(raw: Any) -> datetime | None:

@@ -67,8 +67,10 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.connection import _set_socket_options, allowed_gai_family
 from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
+from newsflow.schemas.allow_list import AllowList, normalise_host
 from newsflow.schemas.records import FetchResult
-from newsflow.tasks.fetch.addresses import AllowList, describe, normalise_host, parse_allow_private
+from newsflow.tasks.fetch.addresses import describe, parse_allow_private, permits
+from newsflow.tasks.fetch.urls import url_problem
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
@@ -225,7 +227,7 @@ class _GuardMixin:
         except UnicodeError as e:
             raise u3exc.LocationParseError(f"{self.host!r}: {e}") from e
 
-        vetted = [info for info in infos if self._allow.permits(host, port, info[4][0])]
+        vetted = [info for info in infos if permits(self._allow, host, port, info[4][0])]
         if not vetted:
             raise AddressBlocked(_blocked_message(host, port, infos[0][4][0] if infos else ""))
 
@@ -244,7 +246,7 @@ class _GuardMixin:
                 sock.close()
                 err = e
                 continue
-            if not self._allow.permits(host, port, peer):  # defence in depth
+            if not permits(self._allow, host, port, peer):  # defence in depth
                 sock.close()
                 raise AddressBlocked(_blocked_message(host, port, peer))
             watch = _current_watch()
@@ -313,23 +315,6 @@ class _GuardedAdapter(HTTPAdapter):
 # --------------------------------------------------------------------------------------------
 # The client
 # --------------------------------------------------------------------------------------------
-
-
-def check_url(url: str) -> str | None:
-    """The reason ``url`` may not be fetched at all, before any network traffic, or None."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError as e:
-        return f"invalid_url: {e}"
-    if parts.scheme.lower() not in ("http", "https"):
-        got = parts.scheme or "no scheme"
-        return f"scheme: only http and https are fetched (got {got!r})"
-    if "@" in parts.netloc:
-        return "userinfo: URLs with credentials (user:password@) are refused"
-    if not parts.hostname:
-        return "invalid_url: no host in URL"
-    return None
 
 
 class HttpClient:
@@ -418,7 +403,7 @@ class HttpClient:
             return FetchResult(url=url, final_url=current, redirects=list(redirects), **kw)
 
         while True:
-            problem = check_url(current)
+            problem = url_problem(current)
             if problem is not None:
                 return result(error=problem)
             visited.add((urldefrag(current)[0], _cookie_state(jar)))

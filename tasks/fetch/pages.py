@@ -19,11 +19,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from newsflow.schemas.records import FeedEntry, FetchResult, Page
 from newsflow.tasks.fetch.charset import charset_from_content_type, sniff_binary
 from newsflow.tasks.fetch.retry import RetryPolicy, attempts_note, fetch_with_retries
+from newsflow.tasks.fetch.urls import HostKey, host_key, url_problem
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
@@ -34,11 +34,6 @@ _NOT_REQUESTED = FetchResult(url="", final_url="")
 
 Fetcher = Callable[[str], FetchResult]
 Allowed = Callable[[str], bool]
-
-
-def host_key(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or ''}"
 
 
 def page_outcome(
@@ -81,6 +76,12 @@ def throttled(fetched: FetchResult) -> bool:
 def skipped_outcome(entry: FeedEntry, fetched_at: datetime, reason: str) -> Page:
     """A page not requested in this run; ``transient`` so a later run tries it."""
     return _page(entry, fetched_at, reason, transient=True)
+
+
+def refused_outcome(entry: FeedEntry, fetched_at: datetime, reason: str) -> Page:
+    """A page whose URL can never be fetched (``invalid_url``, ``scheme``, ``userinfo``: see
+    ``urls.url_problem``); not requested, and not ``transient``: asking again cannot help."""
+    return _page(entry, fetched_at, reason, transient=False)
 
 
 def robots_outcome(entry: FeedEntry, fetched_at: datetime) -> Page:
@@ -131,14 +132,21 @@ def fetch_pages(
 
     ``crawl_delay`` (robots.txt) raises the pause for a host, never lowers it. ``retry`` (None:
     no retries) is applied per page, its waits never shorter than the host's delay. Results
-    come back in the order of ``entries``.
+    come back in the order of ``entries``. An entry whose URL can never be fetched (a feed's
+    malformed link) is refused with the reason, without a request, and the others go on.
     """
     retry = retry or RetryPolicy(retries=0)
-    by_host: dict[str, list[int]] = defaultdict(list)
-    for index, entry in enumerate(entries):
-        by_host[host_key(entry.url)].append(index)
+    by_host: dict[HostKey, list[int]] = defaultdict(list)
     results: list[Page | None] = [None] * len(entries)
     lock = threading.Lock()
+    for index, entry in enumerate(entries):
+        key, problem = host_key(entry.url), url_problem(entry.url)
+        if key is not None and problem is None:
+            by_host[key].append(index)
+            continue
+        results[index] = refused_outcome(entry, datetime.now(UTC), problem or "invalid_url")
+        if on_done is not None:
+            on_done(results[index])
 
     def run_host(indexes: list[int]) -> None:
         last_request = 0.0

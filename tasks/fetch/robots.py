@@ -31,17 +31,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from protego import Protego
 
 from newsflow.tasks.fetch.http import HttpClient
+from newsflow.tasks.fetch.urls import HostKey, host_key
 
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 §2.5: parse at least 500 KiB
 _TOKEN = re.compile(r"[A-Za-z_-]+")
 _UNAVAILABLE_ERRORS = ("too_many_redirects:", "redirect_loop:")
-
-HostKey = tuple[str, str, int]
 
 
 @dataclass(frozen=True)
@@ -60,19 +58,6 @@ def product_token(user_agent: str) -> str:
     if not match:
         raise ValueError(f"user agent {user_agent!r} does not start with a product token")
     return match.group(0).lower()
-
-
-def host_key(url: str) -> HostKey | None:
-    """(scheme, host, port) of ``url``, or None for what newsflow never fetches."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
 
 
 def robots_url(key: HostKey) -> str:

@@ -81,6 +81,48 @@ class WarehouseDamaged(RuntimeError):
         )
 
 
+class MigrationFailed(RuntimeError):
+    """A schema migration failed on a working file DuckDB reads fine (a migration bug, a
+    conflicting table, out of memory): the file is not damaged and must not be moved away,
+    which would throw away its ``raw_pages`` archive. The migration's transaction rolled back.
+    """
+
+    @classmethod
+    def of(
+        cls, path: str | PathLike[str], version: int, name: str, exc: BaseException
+    ) -> MigrationFailed:
+        reason = " ".join(str(exc).split())
+        return cls(
+            f"migration {version:03d} ({name}) failed on {path} ({reason[:300]}); it was "
+            "rolled back and the file is not damaged: keep it, fix the cause and run again"
+        )
+
+
+#: DuckDB's error types that can mean the file itself is unreadable, and the words of those
+#: messages that do ("not a valid DuckDB database file", "Could not read enough bytes" for a
+#: file cut short, "Corrupt database file: computed checksum ... does not match", "Failed to
+#: read block", "Failed to deserialize"). Both must match: an IO error can also be a newer
+#: DuckDB's file or a permission, and "checksum" can be a column name in a Catalog Error.
+_CORRUPTION_TYPES = (duckdb.IOException, duckdb.SerializationException, duckdb.InternalException)
+_CORRUPTION_WORDS = (
+    "not a valid duckdb database file",
+    "could not read enough bytes",
+    "corrupt database file",
+    "does not match stored checksum",
+    "failed to read block",
+    "failed to deserialize",
+)
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """Is ``exc`` DuckDB saying the file's bytes are bad (not merely that an operation on a
+    good file failed)? Only then is "move it away and rebuild" the right advice."""
+    if not isinstance(exc, _CORRUPTION_TYPES):
+        return False
+    message = str(exc).lower()
+    return any(words in message for words in _CORRUPTION_WORDS)
+
+
 def connect_read_only(path: str | PathLike[str]) -> Connection:
     """A reader's connection to a warehouse file (the snapshot, or the working file)."""
     return duckdb.connect(str(path), read_only=True, config=OFFLINE)
@@ -99,9 +141,9 @@ def connect_with_wait(
         except duckdb.Error as exc:
             message = str(exc)
             if not is_lock_error(message):
-                if os.path.isfile(path) and "permission" not in message.lower():
+                if os.path.isfile(path) and is_corruption(exc):
                     raise WarehouseDamaged.of(path, exc) from None
-                raise
+                raise  # a permission, a newer DuckDB's file...: DuckDB's own words say it
             if time.monotonic() >= deadline:
                 holder = _lock_holder(message)
                 raise WarehouseLocked(

@@ -33,10 +33,15 @@ from newsflow.tasks.warehouse import publishing, search, snapshot
 from newsflow.tasks.warehouse.alert_store import AlertStore
 from newsflow.tasks.warehouse.archive import RunBoilerplateStore
 from newsflow.tasks.warehouse.bulk import arrow_table as _arrow
-from newsflow.tasks.warehouse.connection import WarehouseDamaged, connect_with_wait
+from newsflow.tasks.warehouse.connection import (
+    MigrationFailed,
+    WarehouseDamaged,
+    connect_with_wait,
+    is_corruption,
+)
 from newsflow.tasks.warehouse.feed_store import FeedStore
 from newsflow.tasks.warehouse.metrics import TableMetrics
-from newsflow.tasks.warehouse.migrate import migrate
+from newsflow.tasks.warehouse.migrate import available_migrations, current_version, migrate
 from newsflow.tasks.warehouse.page_store import PageStore
 from newsflow.tasks.warehouse.story_store import StoryStore
 
@@ -132,7 +137,8 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
         should be, a folder that cannot be created, less than :data:`MIN_FREE_BYTES` free),
         :class:`WarehouseLocked` after waiting out another writer, and
         :class:`WarehouseDamaged` for a working file DuckDB cannot read: all before anything
-        is written."""
+        is written. A migration that fails on a readable file raises :class:`MigrationFailed`
+        naming it (rolled back, the file kept): only corruption is worth rebuilding over."""
         published_path = Path(published).expanduser().resolve()
         working = working_path(published_path)
         check_location(published_path, working)
@@ -143,10 +149,17 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
         try:
             migrate(con)
         except duckdb.Error as exc:
+            corrupt, failed = is_corruption(exc), None
+            if not corrupt:  # the failed migration rolled back: it is the next one pending
+                with suppress(duckdb.Error):
+                    have = current_version(con)
+                    failed = next((m for m in available_migrations() if m.version > have), None)
             con.close()
-            if not existed:
+            if corrupt and existed:
+                raise WarehouseDamaged.of(working, exc) from None
+            if failed is None:
                 raise
-            raise WarehouseDamaged.of(working, exc) from None
+            raise MigrationFailed.of(working, failed.version, failed.name, exc) from None
         return cls(con, published_path, working)
 
     def close(self) -> None:
