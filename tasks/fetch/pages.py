@@ -27,7 +27,10 @@ from newsflow.tasks.fetch.urls import HostKey, host_key, url_problem
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
-_TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Answers a later run may not get: timeouts, overload, server errors, and 404, which news
+#: sites give for a story the feed announced before the page went live. Later runs ask again
+#: on the page retry schedule (``[fetch] page_retry_*``), whose cap ends it within hours.
+_TRANSIENT_STATUS = frozenset({404, 408, 425, 429, 500, 502, 503, 504})
 _ROBOTS_DISALLOWED = "robots: disallowed by the site's robots.txt for our user agent"
 #: The answer of a page not requested (robots.txt, a throttled host): no status, no headers.
 _NOT_REQUESTED = FetchResult(url="", final_url="")
@@ -48,7 +51,9 @@ def page_outcome(
     error = fetched.error
     transient = False
     if error is not None:
-        transient = not error.startswith(("blocked", "scheme", "too_large", "redirect_loop"))
+        # "blocked" (the address guard) is fixable in the config, so it is retried too; a URL
+        # newsflow refuses, a page too large and a redirect loop stay what they are.
+        transient = not error.startswith(("scheme", "too_large", "redirect_loop"))
     elif fetched.status is None or not 200 <= fetched.status < 300:
         error = f"http_{fetched.status}: the page answered HTTP {fetched.status}"
         transient = fetched.status in _TRANSIENT_STATUS
@@ -85,8 +90,10 @@ def refused_outcome(entry: FeedEntry, fetched_at: datetime, reason: str) -> Page
 
 
 def robots_outcome(entry: FeedEntry, fetched_at: datetime) -> Page:
-    """A page robots.txt keeps us from; for good, until the site's rules change."""
-    return _page(entry, fetched_at, _ROBOTS_DISALLOWED, transient=False)
+    """A page robots.txt keeps us from: asked about again on the retry schedule, in case the
+    site's rules change (a misconfigured robots.txt is fixed within hours more often than not),
+    then final."""
+    return _page(entry, fetched_at, _ROBOTS_DISALLOWED, transient=True)
 
 
 def _page(
