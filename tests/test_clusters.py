@@ -1,14 +1,16 @@
 """Story clusters: the demo's two wire copies fall into one cluster and unrelated articles do
-not, in the pure functions (tasks/stories/clusters.py), in the warehouse (tasks/stories/tasks.py
-over tasks/warehouse/story_store.py) and at the end of a real ingest run (the session's demo
-warehouse)."""
+not. The similarity and signatures are checked in the pure functions (tasks/stories/clusters.py);
+which articles cluster is checked through production's own refresh (``refresh_story_clusters``
+in tasks/stories/tasks.py over a real warehouse, tasks/warehouse/story_store.py), and at the end
+of a real ingest run (the session's demo warehouse)."""
 
 from __future__ import annotations
 
 import itertools
 import json
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pytest
@@ -18,8 +20,6 @@ from newsflow.tasks.extract.extract import extract_article
 from newsflow.tasks.stories.clusters import (
     THRESHOLD,
     Member,
-    build_clusters,
-    candidate_pairs,
     jaccard,
     shingles,
     signature,
@@ -38,21 +38,37 @@ class Doc(NamedTuple):
     article_id: str
     source: str
     text: str
-    order: Any = 0
+    order: int = 0  # when the article is first seen, relative to the others
 
 
-def cluster_docs(docs: list[Doc]) -> list[Member]:
-    """Clusters the way ``story_store.refresh_story_clusters`` computes them, minus the SQL: each
-    signature stored as bytes and read back, candidate pairs from those, then the exact check on
-    the candidates' texts."""
-    stored = {d.article_id: signature_bytes(signature(d.text)) for d in docs}
-    pairs = candidate_pairs({key: signature_from_bytes(data) for key, data in stored.items()})
-    return build_clusters(
-        pairs,
-        {d.article_id: d.text for d in docs},
-        {d.article_id: d.source for d in docs},
-        {d.article_id: d.order for d in docs},
-    )
+def _row(article_id: str, source: str, text: str) -> dict:
+    return {
+        "article_id": article_id,
+        "url": f"https://{source}.example/{article_id}",
+        "source": source,
+        "title": f"Title {article_id}",
+        "text": text,
+        "authors": [],
+        "published_at": datetime(2026, 11, 26, tzinfo=UTC),
+        "language": "en",
+        "captions": [],
+        "word_count": len(text.split()),
+        "content_hash": f"h-{hash(text)}",
+    }
+
+
+def cluster_docs(db: Path, docs: list[Doc]) -> list[Member]:
+    """The clusters production computes for ``docs``: each loaded into a real warehouse at
+    ``db`` in ``order`` (one load each, so their first sightings follow that order), then
+    ``refresh_story_clusters``; the ``story_clusters`` rows read back, each cluster's members
+    from the most similar (the article it is named after) down."""
+    with Warehouse.open(db, lock_timeout_s=1) as wh:
+        for doc in sorted(docs, key=lambda d: d.order):
+            wh.load_articles("r1", [_row(doc.article_id, doc.source, doc.text)])
+        refresh_story_clusters(wh, "r1")
+        rows = wh.all_cluster_rows()
+    members = [Member(**row) for row in rows]
+    return sorted(members, key=lambda m: (m.cluster_id, -m.similarity, m.article_id))
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +98,12 @@ def test_the_wire_copies_are_similar_and_unrelated_articles_are_not(demo_texts):
     assert highest_unrelated < THRESHOLD / 10
 
 
-def test_demo_articles_form_exactly_one_cluster_the_wire_story(demo_texts):
+def test_demo_articles_form_exactly_one_cluster_the_wire_story(demo_texts, tmp_path):
     docs = [
         Doc(article_id=path, source=source, text=text, order=i)
         for i, (path, (_, source, text)) in enumerate(sorted(demo_texts.items()))
     ]
-    members = cluster_docs(docs)
+    members = cluster_docs(tmp_path / "news.duckdb", docs)
     wire = {p for p, (kind, _, _) in demo_texts.items() if kind == "wire_copy"}
     assert {m.article_id for m in members} == wire
     assert len({m.cluster_id for m in members}) == 1
@@ -102,7 +118,7 @@ def _story(n: int, words: int = 120) -> str:
     return " ".join(f"w{n}x{i}" for i in range(words))
 
 
-def test_light_edits_cluster_rewrites_do_not():
+def test_light_edits_cluster_rewrites_do_not(tmp_path):
     text = " ".join(f"word{i}" for i in range(200))
     trimmed = " ".join(f"word{i}" for i in range(20, 180))  # a dateline gone, the end cut
     rewritten = " ".join(f"word{i}" if i % 3 else f"new{i}" for i in range(200))
@@ -112,22 +128,23 @@ def test_light_edits_cluster_rewrites_do_not():
         Doc("rewr", "other", rewritten, 3),
         Doc("else", "paper", _story(9), 0),
     ]
-    members = {m.article_id: m for m in cluster_docs(docs)}
+    members = {m.article_id: m for m in cluster_docs(tmp_path / "news.duckdb", docs)}
     assert set(members) == {"orig", "trim"}
     assert members["trim"].cluster_id == "orig"
     assert members["trim"].similarity == pytest.approx(160 / 200, abs=0.02)
 
 
-def test_chains_join_and_short_texts_never_cluster():
+def test_chains_join_and_short_texts_never_cluster(tmp_path):
     base = [f"t{i}" for i in range(300)]
     a = " ".join(base[:200])
     b = " ".join(base[50:250])  # J(a, b) = 0.6
     c = " ".join(base[100:300])  # J(b, c) = 0.6, J(a, c) = 0.33
-    members = cluster_docs([Doc("a", "s1", a, 1), Doc("b", "s2", b, 2), Doc("c", "s3", c, 3)])
+    docs = [Doc("a", "s1", a, 1), Doc("b", "s2", b, 2), Doc("c", "s3", c, 3)]
+    members = cluster_docs(tmp_path / "chain.duckdb", docs)
     assert {m.article_id: m.cluster_id for m in members} == {"a": "a", "b": "a", "c": "a"}
     assert [m.similarity for m in members if m.article_id == "c"][0] < THRESHOLD
     tiny = [Doc("x", "s1", "Breaking news", 1), Doc("y", "s2", "Breaking news", 2)]
-    assert cluster_docs(tiny) == []
+    assert cluster_docs(tmp_path / "tiny.duckdb", tiny) == []
 
 
 def test_signatures_are_stable_and_estimate_jaccard():
@@ -141,22 +158,6 @@ def test_signatures_are_stable_and_estimate_jaccard():
 
 
 # -- in the warehouse ---------------------------------------------------------------------
-
-
-def _row(article_id: str, source: str, text: str) -> dict:
-    return {
-        "article_id": article_id,
-        "url": f"https://{source}.example/{article_id}",
-        "source": source,
-        "title": f"Title {article_id}",
-        "text": text,
-        "authors": [],
-        "published_at": datetime(2026, 11, 26, tzinfo=UTC),
-        "language": "en",
-        "captions": [],
-        "word_count": len(text.split()),
-        "content_hash": f"h-{hash(text)}",
-    }
 
 
 def test_refresh_keeps_clusters_in_step_with_articles(tmp_path, demo_texts):

@@ -305,15 +305,16 @@ KILLS = {
 }
 
 
-def test_interrupted_runs_then_a_rerun_equal_an_uninterrupted_run(
-    corpus, prefect_api, clean_run, tmp_path
+@pytest.mark.parametrize("name", list(KILLS))
+def test_an_interrupted_run_then_a_rerun_equal_an_uninterrupted_run(
+    name, corpus, prefect_api, clean_run, tmp_path
 ):
-    """Every kill point in turn (one test, so the corpus, the Prefect server and the clean run
-    are made once however the suite is distributed)."""
-    for name, (sig, moment, left_running) in KILLS.items():
-        _kill_then_rerun(
-            name, sig, moment, left_running, corpus, prefect_api, clean_run, tmp_path / name
-        )
+    """One kill point per test, so a failure names its point. The corpus, the Prefect server
+    and the clean run are module fixtures: made once per xdist worker that runs any of these."""
+    sig, moment, left_running = KILLS[name]
+    _kill_then_rerun(
+        name, sig, moment, left_running, corpus, prefect_api, clean_run, tmp_path / name
+    )
 
 
 def _kill_then_rerun(name, sig, moment, left_running, corpus, prefect_api, clean_run, tmp) -> None:  # noqa: ANN001

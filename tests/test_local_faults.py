@@ -12,46 +12,17 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-from newsflow.demo.config import demo_config
-from newsflow.schemas.config_toml import write_config
 from newsflow.tasks.warehouse.warehouse import Warehouse, working_path
-
-RUN_TIMEOUT_S = 300
-
-
-def _run(base: Path, db: str, *, lock_timeout_s: float = 600.0) -> subprocess.CompletedProcess:
-    """``newsflow run`` into ``db`` (a feed on a closed port: no stage gets that far)."""
-    from prefect.settings import PREFECT_API_URL
-
-    config = demo_config("http://127.0.0.1:9", db=db)
-    config.warehouse.lock_timeout_s = lock_timeout_s
-    config_file = write_config(config, base / "newsflow.toml")
-    return subprocess.run(
-        [sys.executable, "-m", "newsflow.cli.main", "run", "--config", str(config_file)],
-        env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())},
-        cwd=base,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-    )
-
-
-def _one_error_line(done: subprocess.CompletedProcess) -> str:
-    assert done.returncode == 3, done.stderr[-3000:]
-    assert "Traceback" not in done.stderr, done.stderr[-3000:]
-    errors = [line for line in done.stderr.splitlines() if "newsflow: error:" in line]
-    assert len(errors) == 1, done.stderr[-3000:]
-    return errors[0]
+from tests.run_helpers import one_error_line, run_newsflow
 
 
 def test_the_warehouse_path_is_a_directory(prefect_harness, tmp_path):
     target = tmp_path / "news.duckdb"
     target.mkdir()
-    line = _one_error_line(_run(tmp_path, str(target)))
+    line = one_error_line(run_newsflow(tmp_path, str(target)))
     assert "the run failed at open the warehouse" in line
     assert "names a directory" in line and str(target) in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["news.duckdb", "newsflow.toml"]
@@ -61,7 +32,7 @@ def test_the_warehouse_path_is_a_directory(prefect_harness, tmp_path):
 def test_a_folder_that_cannot_be_created(prefect_harness, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    line = _one_error_line(_run(tmp_path, str(blocker / "sub" / "news.duckdb")))
+    line = one_error_line(run_newsflow(tmp_path, str(blocker / "sub" / "news.duckdb")))
     assert "the run failed at open the warehouse: NotADirectoryError" in line
     assert str(blocker) in line
 
@@ -70,7 +41,7 @@ def test_a_folder_that_cannot_be_created(prefect_harness, tmp_path):
 def test_a_folder_that_cannot_be_written(prefect_harness, tmp_path, where):
     """/proc refuses new entries even to root (the tests may run as root, where a chmod-ed
     folder stays writable): first a folder that cannot be made, then one that takes no file."""
-    line = _one_error_line(_run(tmp_path, where))
+    line = one_error_line(run_newsflow(tmp_path, where))
     assert "the run failed at open the warehouse" in line
     assert "/proc/" in line
 
@@ -87,7 +58,7 @@ def test_a_damaged_working_file(prefect_harness, tmp_path, damage):
         data = working.read_bytes()
         working.write_bytes(data[: len(data) // 2])
     before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir() if p.name != "newsflow.toml"}
-    line = _one_error_line(_run(tmp_path, str(db)))
+    line = one_error_line(run_newsflow(tmp_path, str(db)))
     assert "the run failed at open the warehouse: WarehouseDamaged" in line
     assert f"the working file {working} is damaged" in line
     assert '"A damaged working file"' in line  # the README section with the recovery
@@ -121,7 +92,7 @@ def test_a_working_file_held_by_another_process(prefect_harness, tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "holding"
-        line = _one_error_line(_run(tmp_path, str(db), lock_timeout_s=0.5))
+        line = one_error_line(run_newsflow(tmp_path, str(db), lock_timeout_s=0.5))
     finally:
         holder.stdin.write("\n")
         holder.stdin.flush()

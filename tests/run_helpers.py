@@ -1,0 +1,46 @@
+"""``newsflow run`` as a real subprocess for the local-fault tests, and the one-line error check
+they share (tests/test_local_faults.py, tests/test_disk_full.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from newsflow.demo.config import demo_config
+from newsflow.schemas.config_toml import write_config
+
+RUN_TIMEOUT_S = 300
+
+
+def run_newsflow(
+    base: Path, db: str, *, lock_timeout_s: float = 600.0, prefix: Sequence[str] = ()
+) -> subprocess.CompletedProcess:
+    """``newsflow run`` into ``db`` (a feed on a closed port: no stage gets that far), reporting
+    to the session's Prefect server. ``prefix`` is put in front of the command line (a wrapper
+    that prepares the process's surroundings, such as a mount of its own)."""
+    from prefect.settings import PREFECT_API_URL
+
+    config = demo_config("http://127.0.0.1:9", db=db)
+    config.warehouse.lock_timeout_s = lock_timeout_s
+    config_file = write_config(config, base / "newsflow.toml")
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "newsflow.cli.main", "run", "--config", str(config_file)],
+        env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())},
+        cwd=base,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+
+
+def one_error_line(done: subprocess.CompletedProcess) -> str:
+    """The run's single ``newsflow: error:`` line, after checking it exited 3 without a
+    traceback and said nothing else as an error."""
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if "newsflow: error:" in line]
+    assert len(errors) == 1, done.stderr[-3000:]
+    return errors[0]
