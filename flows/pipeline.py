@@ -151,12 +151,15 @@ def extract_and_load(
     pool: Executor | None = None,
     started: Any = None,
     frames: list[Any] | None = None,
-) -> None:
+) -> set[str]:
     """Fetched (or archived) pages through extract → validate → load: the path ``ingest`` and
     ``reprocess`` share, so both give the same rows for the same HTML.
 
     With ``frames``, the checked rows are collected there for one Data Docs page at the end of
-    the run; without, this validation goes into the Data Docs itself."""
+    the run; without, this validation goes into the Data Docs itself.
+
+    Returns the URLs of the pages that gave a loaded article (not a rejected one), so that
+    reprocess forgets the old error of exactly those pages."""
     with summary.timed("extract"):
         rows, extract_errors, line_hashes = extract_batch(fetched, boilerplate, pool, started)
     summary.page_errors.update(extract_errors)
@@ -178,6 +181,25 @@ def extract_and_load(
         )
     summary.rejected.update({r.record["url"]: r.failed_checks for r in outcome.rejected})
     gate.tally_row_results(summary.row_checks, outcome.results)  # counted once per run
+    return loaded_page_urls(html_pages_of(fetched), extract_errors, rows, outcome.valid)
+
+
+def loaded_page_urls(
+    html_pages: list[Page],
+    extract_errors: dict[str, str],
+    rows: list[dict[str, Any]],
+    valid: list[dict[str, Any]],
+) -> set[str]:
+    """The pages whose article passed the row checks. ``extract_batch`` gives one row per HTML
+    page without an extraction error, in page order; a row's URL is the article's canonical
+    URL, not the page's, so pages are matched to valid rows through that order."""
+    extracted = [p for p in html_pages if p.url not in extract_errors]
+    valid_ids = {r["article_id"] for r in valid}
+    return {
+        page.url
+        for page, row in zip(extracted, rows, strict=True)
+        if row["article_id"] in valid_ids
+    }
 
 
 def finish_archived(

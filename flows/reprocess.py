@@ -95,10 +95,10 @@ def reprocess_pages(
     pool: Executor | None = None,
     frames: list[Any] | None = None,
 ) -> None:
-    """Archived pages through the ingest path; old extraction errors of pages that now give an
-    article are cleared."""
-    errors_before = set(summary.page_errors)
-    extract_and_load(
+    """Archived pages through the ingest path; the old errors of pages that now give a loaded
+    article are cleared (a page now rejected by the row checks keeps its error, so the reject
+    counts of the run that fetched it stand)."""
+    loaded = extract_and_load(
         warehouse,
         run_id,
         pages,
@@ -109,5 +109,4 @@ def reprocess_pages(
         pool=pool,
         frames=frames,
     )
-    failed = set(summary.page_errors) - errors_before
-    warehouse.clear_page_errors(p.url for p in pages if p.url not in failed)
+    warehouse.clear_page_errors(loaded)
