@@ -13,6 +13,7 @@ from prefect import flow
 
 from newsflow import progress
 from newsflow.flows.pipeline import (
+    after_loads,
     batches,
     finish_archived,
     new_entries,
@@ -25,10 +26,7 @@ from newsflow.tasks.extract import transform
 from newsflow.tasks.extract.boilerplate import learn_boilerplate
 from newsflow.tasks.fetch import lifecycle, refetch
 from newsflow.tasks.fetch.feeds import FeedPoll
-from newsflow.tasks.quality import gate
 from newsflow.tasks.quality.gate import QualityReport
-from newsflow.tasks.quality.tasks import document_row_checks, run_checks
-from newsflow.tasks.stories.tasks import cluster_stories
 
 
 @flow(name="newsflow-ingest", log_prints=False)
@@ -88,15 +86,5 @@ def ingest_stages(run: Run) -> QualityReport:
     summary.new_page_errors = {
         e.url: summary.page_errors[e.url] for e in first_tries if e.url in summary.page_errors
     }
-    if frames:
-        with summary.timed("validate"):
-            document_row_checks(frames, gate.data_docs_dir(config, warehouse.published), run_id)
-    with summary.timed("clusters"):
-        cluster_stories(warehouse, run_id, window_days=config.stories.window_days)
-
-    if not (summary.pages_fetched or unfinished):
-        # Every feed unchanged: no article moved, so the verdict stands as last evaluated.
-        # Freshness over idle ticks is the hourly `checks` flow's job.
-        return gate.standing_report(warehouse, run_id)
-    with summary.timed("checks"):
-        return run_checks(warehouse, run_id, config, summary.row_checks)
+    # Every feed unchanged: no article moved, so the verdict stands as last evaluated.
+    return after_loads(run, frames, idle=not (summary.pages_fetched or unfinished))

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextvars
 import ctypes
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import suppress
 from functools import partial
 from typing import Any
 
-from newsflow.flows.scaffold import RunSummary
+from newsflow.flows.scaffold import Run, RunSummary
 from newsflow.schemas.config import Config
 from newsflow.schemas.records import FeedEntry, Page
 from newsflow.tasks.extract import transform
@@ -26,7 +27,9 @@ from newsflow.tasks.fetch.feeds import FeedPoll
 from newsflow.tasks.fetch.tasks import fetch_batch
 from newsflow.tasks.fetch.urls import normalise_url
 from newsflow.tasks.quality import gate
-from newsflow.tasks.quality.tasks import validate_batch
+from newsflow.tasks.quality.gate import QualityReport
+from newsflow.tasks.quality.tasks import document_row_checks, run_checks, validate_batch
+from newsflow.tasks.stories.tasks import cluster_stories
 from newsflow.tasks.warehouse.archive import split_by_boilerplate
 from newsflow.tasks.warehouse.tasks import load_batch
 from newsflow.tasks.warehouse.warehouse import Warehouse
@@ -57,7 +60,9 @@ def new_entries(
 
 
 def batches(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), max(1, size))]
+    """``items`` in slices of ``size`` (at least 1), the last one shorter."""
+    size = max(1, size)
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 Job = tuple[list[FeedEntry], dict[str, dict[str, str]] | None]
@@ -216,11 +221,47 @@ def finish_archived(
     """Extract and load the archived pages whose outcome was never stored (``urls``: a run was
     killed between archiving and loading them), from the archive, without refetching; each with
     the boilerplate set its own run applied."""
-    size = max(1, config.fetch.batch_size)
-    for start in range(0, len(urls), size):
-        pages = warehouse.raw_pages(urls[start : start + size])
-        for group, boilerplate in split_by_boilerplate(pages, current):
-            extract_and_load(
-                warehouse, run_id, group, config, boilerplate, summary, pool=pool, frames=frames
-            )
+    size = config.fetch.batch_size
+    for group, boilerplate in archived_groups(warehouse, urls, size, lambda _pages: current):
+        extract_and_load(
+            warehouse, run_id, group, config, boilerplate, summary, pool=pool, frames=frames
+        )
+
+
+def archived_groups(
+    warehouse: Warehouse,
+    urls: list[str],
+    size: int,
+    current_for: Callable[[list[Page]], Mapping[str, frozenset[str]]],
+) -> Iterator[tuple[list[Page], dict[str, frozenset[str]]]]:
+    """Archived pages, ``size`` at a time, in groups that share one boilerplate set per source,
+    each with its source → set mapping (``split_by_boilerplate``). ``current_for(pages)`` gives
+    the sets for pages whose run recorded none: ingest's learnt-at-start sets, or reprocess's
+    learnt on first sight of a source. At most one batch of HTML is held at once."""
+    for chunk in batches(urls, size):
+        pages = warehouse.raw_pages(chunk)
+        yield from split_by_boilerplate(pages, current_for(pages))
+        del pages  # the batch's HTML is garbage once its groups are done: trim it away
         release_freed_memory()
+
+
+def after_loads(
+    run: Run, frames: list[Any], *, checked_run_id: str | None = None, idle: bool = False
+) -> QualityReport:
+    """How ``ingest`` and ``reprocess`` end once every batch is loaded: one Data Docs page over
+    the run's checked rows, the story clusters refreshed, then the table checks (of
+    ``checked_run_id``'s rates when given). ``idle``: nothing was fetched or loaded, so the
+    verdict stands as last evaluated and the checks are not run again (freshness over idle
+    ticks is the hourly ``checks`` flow's job)."""
+    warehouse, config, run_id, summary = run.warehouse, run.config, run.run_id, run.summary
+    if frames:
+        with summary.timed("validate"):
+            document_row_checks(frames, gate.data_docs_dir(config, warehouse.published), run_id)
+    with summary.timed("clusters"):
+        cluster_stories(warehouse, run_id, window_days=config.stories.window_days)
+    if idle:
+        return gate.standing_report(warehouse, run_id)
+    with summary.timed("checks"):
+        return run_checks(
+            warehouse, run_id, config, summary.row_checks, checked_run_id=checked_run_id
+        )

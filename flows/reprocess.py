@@ -21,17 +21,14 @@ from typing import Any
 from prefect import flow
 
 from newsflow import progress
-from newsflow.flows.pipeline import extract_and_load
+from newsflow.flows.pipeline import after_loads, archived_groups, extract_and_load
 from newsflow.flows.scaffold import Run, RunSummary, run_flow
 from newsflow.schemas.config import Config
 from newsflow.schemas.records import Page
 from newsflow.tasks.extract import transform
 from newsflow.tasks.extract.boilerplate import learn_boilerplate
-from newsflow.tasks.quality import gate
 from newsflow.tasks.quality.gate import QualityReport
-from newsflow.tasks.quality.tasks import document_row_checks, run_checks
-from newsflow.tasks.stories.tasks import cluster_stories
-from newsflow.tasks.warehouse.archive import since_datetime, split_by_boilerplate
+from newsflow.tasks.warehouse.archive import since_datetime
 from newsflow.tasks.warehouse.warehouse import Warehouse
 
 
@@ -55,33 +52,23 @@ def reprocess_stages(run: Run, *, source: str | None, since: str | None) -> Qual
     warehouse, config, run_id, summary = run.warehouse, run.config, run.run_id, run.summary
     urls = warehouse.archived_urls(source=source, since=since_datetime(since))
     learnt: dict[str, frozenset[str]] = {}  # now; for pages whose run recorded none
+
+    def learn_on_first_sight(pages: list[Page]) -> dict[str, frozenset[str]]:
+        for name in {p.source for p in pages} - learnt.keys():
+            learnt[name] = learn_boilerplate(warehouse.source_line_hashes(name))
+        return learnt
+
     frames: list[Any] = []  # each batch's checked rows, for one Data Docs page per run
-    size = max(1, config.fetch.batch_size)
+    size = config.fetch.batch_size
     with (
         progress.progress("Reprocessing pages", len(urls)) as bar,
         transform.extraction_pool(len(urls)) as pool,  # one pool for the whole run
     ):
-        for start in range(0, len(urls), size):
-            pages = warehouse.raw_pages(urls[start : start + size])
-            for name in {p.source for p in pages} - learnt.keys():
-                learnt[name] = learn_boilerplate(warehouse.source_line_hashes(name))
-            for group, boilerplate in split_by_boilerplate(pages, learnt):
-                args = (warehouse, run_id, group, config, boilerplate, summary)
-                reprocess_pages(*args, pool=pool, frames=frames)
-            bar.advance(len(pages))
-    if frames:
-        with summary.timed("validate"):
-            document_row_checks(frames, gate.data_docs_dir(config, warehouse.published), run_id)
-    with summary.timed("clusters"):
-        cluster_stories(warehouse, run_id, window_days=config.stories.window_days)
-    with summary.timed("checks"):
-        return run_checks(
-            warehouse,
-            run_id,
-            config,
-            summary.row_checks,
-            checked_run_id=warehouse.latest_ingest_run(),
-        )
+        for group, boilerplate in archived_groups(warehouse, urls, size, learn_on_first_sight):
+            args = (warehouse, run_id, group, config, boilerplate, summary)
+            reprocess_pages(*args, pool=pool, frames=frames)
+            bar.advance(len(group))
+    return after_loads(run, frames, checked_run_id=warehouse.latest_ingest_run())
 
 
 def reprocess_pages(
