@@ -176,3 +176,31 @@ def test_the_commonest_reason_is_named_with_the_count_of_others():
 
     reason = dead_run_reason(0, {}, 3, {"u1": "http_404", "u2": "http_404", "u3": "http_500"})
     assert reason == "every page failed (3 of 3): http_404 (and 1 with other reasons)"
+
+
+@pytest.mark.parametrize("kind", ["CriticalChecksFailed", "NothingWorked"])
+def test_a_run_ended_failed_carries_its_summary_through_the_failed_state(kind):
+    """Both ways a run ends failed share one class and one state helper: the state is Failed
+    with the message, and its result (what a direct call raises) is the exception, pickled and
+    back (as Prefect may store it) with its class, message and summary."""
+    import pickle
+
+    from newsflow.flows import failure
+    from newsflow.flows.scaffold import RunSummary, failed_state
+
+    summary = RunSummary(run_id="r1", db="news.duckdb")
+    exc = getattr(failure, kind)(summary, "every page failed (3 of 3)")
+    state = failed_state(exc)
+    assert state.is_failed() and state.message == "every page failed (3 of 3)"
+    with pytest.raises(failure.RunEndedFailed) as raised:
+        state.result()
+    assert raised.value is exc
+    back = pickle.loads(pickle.dumps(exc))
+    assert type(back) is type(exc) and str(back) == str(exc)
+    assert back.summary.run_id == "r1"
+
+
+def test_a_critical_check_failure_has_a_default_message():
+    from newsflow.flows.failure import CriticalChecksFailed
+
+    assert str(CriticalChecksFailed(None, None)) == "critical data-quality checks failed"
