@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from newsflow.run_log import run_logger
+
 if TYPE_CHECKING:
     from newsflow.tasks.warehouse.warehouse import Warehouse
 
@@ -589,7 +591,7 @@ def send_alert(
     delivery problems are logged and in the report.
     """
     if not urls:
-        run_logger().warning(
+        run_logger(log).warning(
             "alert not sent (no [alerts] urls or NEWSFLOW_ALERT_URLS), only logged:\n%s",
             render(message),
         )
@@ -613,16 +615,6 @@ def send_alert(
         except Exception as exc:  # noqa: BLE001 - the log is a record, not a gate
             log.warning("alert_log not written: %s", exc)
     return AlertReport(message=message, deliveries=deliveries, events=events)
-
-
-def run_logger() -> Any:
-    """The flow run's logger inside a run (the message shows with the run), else ours."""
-    try:
-        from prefect.logging import get_run_logger
-
-        return get_run_logger()
-    except Exception:  # noqa: BLE001 - outside a flow run
-        return log
 
 
 def alert_source_paused(

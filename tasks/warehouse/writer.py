@@ -36,6 +36,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from newsflow.run_log import run_logger
 from newsflow.tasks.warehouse.connection import WarehouseLocked
 from newsflow.tasks.warehouse.warehouse import Warehouse, working_path
 
@@ -220,9 +221,4 @@ def _lease_holder() -> Any:
 
 
 def _warn(message: str) -> None:
-    try:
-        from prefect.logging import get_run_logger
-
-        get_run_logger().warning(message)
-    except Exception:
-        logger.warning(message)
+    run_logger(logger).warning(message)
