@@ -209,7 +209,7 @@ def add_commands(sub: Any) -> None:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    """``newsflow serve`` (a server that cannot start is reported by the CLI, exit 1)."""
+    """``newsflow serve`` (a Prefect server that cannot start is reported by the CLI, exit 3)."""
     from newsflow.ops.prefect_server import prefect_api
     from newsflow.schemas.config import find_config_path, load_config
 
