@@ -21,7 +21,7 @@ The on-call person must get one clear, actionable message per problem and no sto
   :func:`send_alert`: apprise, the optional Prefect event, the ``alert_log`` row and the states
   it announced.
 
-For other kinds of alert (issue 7: a source paused after consecutive failures) use
+For other kinds of alert (say a source paused after consecutive failures) use
 :func:`send_alert` with an :class:`AlertMessage`, or :func:`alert_source_paused`.
 """
 
@@ -356,7 +356,7 @@ def source_paused_message(
     feed_url: str | None = None,
     resume_hint: str | None = None,
 ) -> AlertMessage:
-    """The message for a source paused after ``consecutive_failures`` failed runs (issue 7)."""
+    """The message for a source paused after ``consecutive_failures`` failed runs."""
     lines = [
         f"[PAUSED] source {source}",
         f"  failed {_plural(consecutive_failures, 'time')} in a row; newsflow stopped polling it.",
