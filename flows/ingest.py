@@ -45,7 +45,7 @@ def _failed(poll: FeedPoll) -> bool:
     return not poll.skipped and poll.error is not None and not poll.entries and poll.status != 304
 
 
-def ingest_stages(run: Run) -> QualityReport:
+def ingest_stages(run: Run[RunSummary]) -> QualityReport:
     warehouse, config, run_id, summary = run.warehouse, run.config, run.run_id, run.summary
     sources = [s for s in config.sources if s.enabled]
 

@@ -246,7 +246,11 @@ def archived_groups(
 
 
 def after_loads(
-    run: Run, frames: list[Any], *, checked_run_id: str | None = None, idle: bool = False
+    run: Run[RunSummary],
+    frames: list[Any],
+    *,
+    checked_run_id: str | None = None,
+    idle: bool = False,
 ) -> QualityReport:
     """How ``ingest`` and ``reprocess`` end once every batch is loaded: one Data Docs page over
     the run's checked rows, the story clusters refreshed, then the table checks (of

@@ -42,13 +42,15 @@ def reprocess(
 ) -> RunSummary:
     """Re-extract and reload archived pages (of ``source``, fetched on or after ``since``)."""
 
-    def stages(run: Run) -> QualityReport:
+    def stages(run: Run[RunSummary]) -> QualityReport:
         return reprocess_stages(run, source=source, since=since)
 
     return run_flow("reprocess", stages, RunSummary, config_path=config_path, db=db, config=config)
 
 
-def reprocess_stages(run: Run, *, source: str | None, since: str | None) -> QualityReport:
+def reprocess_stages(
+    run: Run[RunSummary], *, source: str | None, since: str | None
+) -> QualityReport:
     warehouse, config, run_id, summary = run.warehouse, run.config, run.run_id, run.summary
     urls = warehouse.archived_urls(source=source, since=since_datetime(since))
     learnt: dict[str, frozenset[str]] = {}  # now; for pages whose run recorded none

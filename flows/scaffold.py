@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from prefect.runtime import flow_run
 
@@ -142,13 +142,14 @@ S = TypeVar("S", bound=FlowSummary)
 
 
 @dataclass
-class Run:
-    """One flow run in progress: the warehouse it holds, its config, its summary so far."""
+class Run(Generic[S]):
+    """One flow run in progress: the warehouse it holds, its config, its summary so far (of
+    the flow's own summary type, so its stages see its fields)."""
 
     warehouse: Warehouse
     config: Config
     run_id: str
-    summary: Any
+    summary: S
 
 
 def current_run_id() -> str:
@@ -159,7 +160,7 @@ def current_run_id() -> str:
 
 def run_flow(
     flow_name: str,
-    stages: Callable[[Run], QualityReport],
+    stages: Callable[[Run[S]], QualityReport],
     summary_type: type[S],
     *,
     config_path: str | None,
@@ -192,10 +193,10 @@ def run_flow(
 
 def _run_stages(
     flow_name: str,
-    stages: Callable[[Run], QualityReport],
+    stages: Callable[[Run[S]], QualityReport],
     config: Config,
     db_path: str,
-    summary: FlowSummary,
+    summary: S,
 ) -> QualityReport:
     """Open the warehouse, record the run, run the stages and conclude; a failure is recorded
     in ``pipeline_runs`` (as far as the warehouse still lets us) and re-raised."""
@@ -244,7 +245,7 @@ def failed_state(exc: Exception) -> Any:
     return Failed(message=str(exc), data=exc)
 
 
-def conclude(run: Run, report: QualityReport) -> None:
+def conclude(run: Run[Any], report: QualityReport) -> None:
     """Gate → announce → finish → publish, in that order for every flow."""
     summary, warehouse = run.summary, run.warehouse
     gate.apply_to_summary(report, summary)
