@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import ctypes
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import suppress
 from functools import partial
@@ -57,6 +57,18 @@ def new_entries(
         per_source[poll.source] = len(fresh)
         chosen.extend(fresh)
     return chosen, per_source
+
+
+def first_try_errors(
+    entries: list[FeedEntry],
+    tried_before: Collection[tuple[str, str]],
+    page_errors: Mapping[str, str],
+) -> tuple[int, dict[str, str]]:
+    """How many of ``entries`` were first tries, and the errors of those pages: what the
+    dead-run rule judges pages on (flows/outcome.py), so that a known-bad page retried and
+    failing again does not make a run dead. ``tried_before``: (source, entry_id) pairs."""
+    first = [e for e in entries if (e.source, e.entry_id) not in tried_before]
+    return len(first), {e.url: page_errors[e.url] for e in first if e.url in page_errors}
 
 
 def batches(items: list[Any], size: int) -> list[list[Any]]:

@@ -204,3 +204,35 @@ def test_a_critical_check_failure_has_a_default_message():
     from newsflow.flows.failure import CriticalChecksFailed
 
     assert str(CriticalChecksFailed(None, None)) == "critical data-quality checks failed"
+
+
+def test_which_polls_gave_nothing():
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from newsflow.schemas.records import FeedEntry
+    from newsflow.tasks.fetch.feeds import skipped_poll
+
+    now = datetime.now(UTC)
+    skipped = skipped_poll("a", "http://a.example/feed", "paused", now)
+    entry = FeedEntry(source="a", entry_id="e1", url="http://a.example/1", title="t")
+    failed = replace(skipped, skipped=False, status=500, error="http_500")
+    assert not skipped.gave_nothing  # not polled at all
+    assert failed.gave_nothing
+    assert not replace(failed, status=304).gave_nothing  # unchanged: it worked
+    assert not replace(failed, entries=[entry]).gave_nothing  # entries despite an error note
+
+
+def test_only_first_tries_count_for_the_dead_run_rule():
+    from newsflow.flows.pipeline import first_try_errors
+    from newsflow.schemas.records import FeedEntry
+
+    entries = [
+        FeedEntry(source="a", entry_id=f"e{i}", url=f"http://a.example/{i}", title="t")
+        for i in range(3)
+    ]
+    errors = {"http://a.example/0": "http_404", "http://a.example/2": "http_500"}
+    assert first_try_errors(entries, {("a", "e2")}, errors) == (
+        2,
+        {"http://a.example/0": "http_404"},
+    )
