@@ -1,4 +1,4 @@
-"""A run in which nothing worked says so (issue 16, item 2): real runs over loopback sites.
+"""A run in which nothing worked says so: real runs over loopback sites.
 
 Every page a 404, or every feed refused by the address guard: the run still records what it
 saw and publishes, but ends with exit code 4, Prefect state Failed and one line saying why,
