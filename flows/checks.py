@@ -28,7 +28,7 @@ def checks(
     )
 
 
-def check_stages(run: Run) -> QualityReport:
+def check_stages(run: Run[CheckSummary]) -> QualityReport:
     run.summary.checked_run_id = run.warehouse.latest_ingest_run()
     return run_checks(
         run.warehouse, run.run_id, run.config, checked_run_id=run.summary.checked_run_id

@@ -1,10 +1,13 @@
-"""A run that failed: which stage, and why, in one line (the CLI's exit code 3).
+"""How a run ends failed: a stage raised (:class:`RunFailed`, the CLI's exit code 3), or every
+stage ran and the run still failed, with its summary (:class:`RunEndedFailed`: a critical check
+failed, exit 1; nothing worked, exit 4).
 
-Kept free of Prefect and DuckDB imports so that the CLI can catch :class:`RunFailed` without
-loading either.
+Kept free of Prefect and DuckDB imports so that the CLI can catch these without loading either.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 #: The stage names a summary times (``FlowSummary.timed``), as a person reads them.
 STAGE_NAMES = {
@@ -36,6 +39,33 @@ class RunFailed(RuntimeError):
 
     def __reduce__(self) -> tuple[object, ...]:  # Prefect may pickle a state's data
         return (type(self), (self.stage, self.cause))
+
+
+class RunEndedFailed(Exception):
+    """Every stage ran, its data is loaded and published, and the run is still Failed;
+    ``summary`` is the run's summary, which a direct call of the flow (the CLI) prints.
+
+    It is the data of the run's Failed state (``scaffold.failed_state``): Prefect records the
+    run as Failed without a traceback, and calling the flow directly raises it."""
+
+    def __init__(self, summary: Any, message: str) -> None:
+        self.summary = summary
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # Prefect may pickle a state's data
+        return (type(self), (self.summary, str(self)))
+
+
+class CriticalChecksFailed(RunEndedFailed):
+    """A critical data-quality check failed; the valid rows are loaded (exit 1)."""
+
+    def __init__(self, summary: Any, message: str | None = None) -> None:
+        super().__init__(summary, message or "critical data-quality checks failed")
+
+
+class NothingWorked(RunEndedFailed):
+    """A run completed but every polled feed or every fetched page failed (exit 4;
+    flows/outcome.py says when)."""
 
 
 def stage_name(stage: str) -> str:

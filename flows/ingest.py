@@ -13,8 +13,10 @@ from prefect import flow
 
 from newsflow import progress
 from newsflow.flows.pipeline import (
+    after_loads,
     batches,
     finish_archived,
+    first_try_errors,
     new_entries,
     release_freed_memory,
     run_batches,
@@ -24,11 +26,7 @@ from newsflow.schemas.config import Config
 from newsflow.tasks.extract import transform
 from newsflow.tasks.extract.tasks import source_boilerplate
 from newsflow.tasks.fetch import lifecycle, refetch
-from newsflow.tasks.fetch.feeds import FeedPoll
-from newsflow.tasks.quality import gate
 from newsflow.tasks.quality.gate import QualityReport
-from newsflow.tasks.quality.tasks import document_row_checks, run_checks
-from newsflow.tasks.stories.tasks import cluster_stories
 
 
 @flow(name="newsflow-ingest", log_prints=False)
@@ -41,13 +39,7 @@ def ingest(
     )
 
 
-def _failed(poll: FeedPoll) -> bool:
-    """A feed that was polled and gave nothing usable (an unchanged feed and a feed with
-    entries but a warning or a lifecycle note both worked)."""
-    return not poll.skipped and poll.error is not None and not poll.entries and poll.status != 304
-
-
-def ingest_stages(run: Run) -> QualityReport:
+def ingest_stages(run: Run[RunSummary]) -> QualityReport:
     warehouse, config, run_id, summary = run.warehouse, run.config, run.run_id, run.summary
     sources = [s for s in config.sources if s.enabled]
 
@@ -57,7 +49,7 @@ def ingest_stages(run: Run) -> QualityReport:
     release_freed_memory()  # feed bodies (up to max_feed_bytes each) are parsed and gone
     summary.feeds_polled = sum(1 for p in polls if not p.skipped)
     summary.feed_errors = {p.source: p.error for p in polls if p.error}
-    summary.feeds_failed = {p.source: p.error for p in polls if _failed(p)}
+    summary.feeds_failed = {p.source: p.error for p in polls if p.gave_nothing}
     entries, per_source = new_entries(warehouse, polls)
     # Retries of pages that failed before are left out of the dead-run rule (flows/outcome.py).
     tried_before = warehouse.entries_tried_before([(e.source, e.entry_id) for e in entries])
@@ -83,20 +75,8 @@ def ingest_stages(run: Run) -> QualityReport:
         )
         with progress.progress("Fetching pages", pages) as bar:
             run_batches(warehouse, run_id, jobs, config, boilerplate, summary, bar, pool, frames)
-    first_tries = [e for e in entries if (e.source, e.entry_id) not in tried_before]
-    summary.new_pages = len(first_tries)
-    summary.new_page_errors = {
-        e.url: summary.page_errors[e.url] for e in first_tries if e.url in summary.page_errors
-    }
-    if frames:
-        with summary.timed("validate"):
-            document_row_checks(frames, gate.data_docs_dir(config, warehouse.published), run_id)
-    with summary.timed("clusters"):
-        cluster_stories(warehouse, run_id, window_days=config.stories.window_days)
-
-    if not (summary.pages_fetched or unfinished):
-        # Every feed unchanged: no article moved, so the verdict stands as last evaluated.
-        # Freshness over idle ticks is the hourly `checks` flow's job.
-        return gate.standing_report(warehouse, run_id)
-    with summary.timed("checks"):
-        return run_checks(warehouse, run_id, config, summary.row_checks)
+    summary.new_pages, summary.new_page_errors = first_try_errors(
+        entries, tried_before, summary.page_errors
+    )
+    # Every feed unchanged: no article moved, so the verdict stands as last evaluated.
+    return after_loads(run, frames, idle=not (summary.pages_fetched or unfinished))

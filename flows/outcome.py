@@ -2,27 +2,15 @@
 page failed.
 
 Such a run loads nothing, yet every stage ran without an exception, so without this it would
-end Completed and exit 0 (issue 16: every feed blocked by the address guard, "completed"). It
-ends Failed instead, with one line saying why; the CLI exits 4 (``EXIT_NOTHING_WORKED``). What
-it recorded (``feed_fetches``, ``raw_pages``, ``dq_results``) is kept and published as usual.
+end Completed and exit 0 (say every feed blocked by the address guard). It ends Failed instead
+(``failure.NothingWorked``), with one line saying why; the CLI exits 4 (``EXIT_NOTHING_WORKED``).
+What it recorded (``feed_fetches``, ``raw_pages``, ``dq_results``) is kept and published as usual.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
-
-
-class NothingWorked(Exception):
-    """A run completed but nothing worked; ``summary`` is the run's summary."""
-
-    def __init__(self, summary: Any, message: str) -> None:
-        self.summary = summary
-        super().__init__(message)
-
-    def __reduce__(self) -> tuple[Any, ...]:  # results may be pickled by Prefect
-        return (type(self), (self.summary, str(self)))
 
 
 def dead_run_reason(
@@ -57,13 +45,3 @@ def _commonest(errors: Mapping[str, str]) -> str:
     reason, count = reasons.most_common(1)[0]
     others = len(errors) - count
     return reason + (f" (and {others} with other reasons)" if others else "")
-
-
-def nothing_worked_state(summary: Any, message: str) -> Any:
-    """The Failed state a flow returns for a dead run (after publishing what it recorded).
-
-    As for a failed critical check, the state's data is the exception: Prefect records the run
-    as Failed without a traceback, and a direct call raises it with the summary."""
-    from prefect.states import Failed
-
-    return Failed(message=message, data=NothingWorked(summary, message))

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextvars
 import ctypes
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import suppress
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from newsflow.flows.scaffold import RunSummary
+from newsflow.flows.scaffold import Run, RunSummary
 from newsflow.schemas.config import Config
 from newsflow.schemas.records import FeedEntry, Page
 from newsflow.tasks.extract import transform
@@ -27,7 +28,9 @@ from newsflow.tasks.fetch.feeds import FeedPoll
 from newsflow.tasks.fetch.tasks import fetch_batch
 from newsflow.tasks.fetch.urls import normalise_url
 from newsflow.tasks.quality import gate
-from newsflow.tasks.quality.tasks import validate_batch
+from newsflow.tasks.quality.gate import QualityReport
+from newsflow.tasks.quality.tasks import document_row_checks, run_checks, validate_batch
+from newsflow.tasks.stories.tasks import cluster_stories
 from newsflow.tasks.warehouse.archive import split_by_boilerplate
 from newsflow.tasks.warehouse.tasks import load_batch
 from newsflow.tasks.warehouse.warehouse import Warehouse
@@ -70,8 +73,22 @@ def new_entries(
     return chosen, per_source
 
 
+def first_try_errors(
+    entries: list[FeedEntry],
+    tried_before: Collection[tuple[str, str]],
+    page_errors: Mapping[str, str],
+) -> tuple[int, dict[str, str]]:
+    """How many of ``entries`` were first tries, and the errors of those pages: what the
+    dead-run rule judges pages on (flows/outcome.py), so that a known-bad page retried and
+    failing again does not make a run dead. ``tried_before``: (source, entry_id) pairs."""
+    first = [e for e in entries if (e.source, e.entry_id) not in tried_before]
+    return len(first), {e.url: page_errors[e.url] for e in first if e.url in page_errors}
+
+
 def batches(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), max(1, size))]
+    """``items`` in slices of ``size`` (at least 1), the last one shorter."""
+    size = max(1, size)
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 Job = tuple[list[FeedEntry], dict[str, dict[str, str]] | None]
@@ -166,12 +183,15 @@ def extract_and_load(
     pool: Executor | None = None,
     started: Any = None,
     frames: list[Any] | None = None,
-) -> None:
+) -> set[str]:
     """Fetched (or archived) pages through extract → validate → load: the path ``ingest`` and
     ``reprocess`` share, so both give the same rows for the same HTML.
 
     With ``frames``, the checked rows are collected there for one Data Docs page at the end of
-    the run; without, this validation goes into the Data Docs itself."""
+    the run; without, this validation goes into the Data Docs itself.
+
+    Returns the URLs of the pages that gave a loaded article (not a rejected one), so that
+    reprocess forgets the old error of exactly those pages."""
     with summary.timed("extract"):
         rows, extract_errors, line_hashes = extract_batch(fetched, boilerplate, pool, started)
     summary.page_errors.update(extract_errors)
@@ -193,6 +213,25 @@ def extract_and_load(
         )
     summary.rejected.update({r.record["url"]: r.failed_checks for r in outcome.rejected})
     gate.tally_row_results(summary.row_checks, outcome.results)  # counted once per run
+    return loaded_page_urls(html_pages_of(fetched), extract_errors, rows, outcome.valid)
+
+
+def loaded_page_urls(
+    html_pages: list[Page],
+    extract_errors: dict[str, str],
+    rows: list[dict[str, Any]],
+    valid: list[dict[str, Any]],
+) -> set[str]:
+    """The pages whose article passed the row checks. ``extract_batch`` gives one row per HTML
+    page without an extraction error, in page order; a row's URL is the article's canonical
+    URL, not the page's, so pages are matched to valid rows through that order."""
+    extracted = [p for p in html_pages if p.url not in extract_errors]
+    valid_ids = {r["article_id"] for r in valid}
+    return {
+        page.url
+        for page, row in zip(extracted, rows, strict=True)
+        if row["article_id"] in valid_ids
+    }
 
 
 def finish_archived(
@@ -209,11 +248,51 @@ def finish_archived(
     """Extract and load the archived pages whose outcome was never stored (``urls``: a run was
     killed between archiving and loading them), from the archive, without refetching; each with
     the boilerplate set its own run applied."""
-    size = max(1, config.fetch.batch_size)
-    for start in range(0, len(urls), size):
-        pages = warehouse.raw_pages(urls[start : start + size])
-        for group, boilerplate in split_by_boilerplate(pages, current):
-            extract_and_load(
-                warehouse, run_id, group, config, boilerplate, summary, pool=pool, frames=frames
-            )
+    size = config.fetch.batch_size
+    for group, boilerplate in archived_groups(warehouse, urls, size, lambda _pages: current):
+        extract_and_load(
+            warehouse, run_id, group, config, boilerplate, summary, pool=pool, frames=frames
+        )
+
+
+def archived_groups(
+    warehouse: Warehouse,
+    urls: list[str],
+    size: int,
+    current_for: Callable[[list[Page]], Mapping[str, frozenset[str]]],
+) -> Iterator[tuple[list[Page], dict[str, frozenset[str]]]]:
+    """Archived pages, ``size`` at a time, in groups that share one boilerplate set per source,
+    each with its source → set mapping (``split_by_boilerplate``). ``current_for(pages)`` gives
+    the sets for pages whose run recorded none: ingest's learnt-at-start sets, or reprocess's
+    learnt on first sight of a source. At most one batch of HTML is held at once."""
+    for chunk in batches(urls, size):
+        pages = warehouse.raw_pages(chunk)
+        yield from split_by_boilerplate(pages, current_for(pages))
+        del pages  # the batch's HTML is garbage once its groups are done: trim it away
         release_freed_memory()
+
+
+def after_loads(
+    run: Run[RunSummary],
+    frames: list[Any],
+    *,
+    checked_run_id: str | None = None,
+    idle: bool = False,
+) -> QualityReport:
+    """How ``ingest`` and ``reprocess`` end once every batch is loaded: one Data Docs page over
+    the run's checked rows, the story clusters refreshed, then the table checks (of
+    ``checked_run_id``'s rates when given). ``idle``: nothing was fetched or loaded, so the
+    verdict stands as last evaluated and the checks are not run again (freshness over idle
+    ticks is the hourly ``checks`` flow's job)."""
+    warehouse, config, run_id, summary = run.warehouse, run.config, run.run_id, run.summary
+    if frames:
+        with summary.timed("validate"):
+            document_row_checks(frames, gate.data_docs_dir(config, warehouse.published), run_id)
+    with summary.timed("clusters"):
+        cluster_stories(warehouse, run_id, window_days=config.stories.window_days)
+    if idle:
+        return gate.standing_report(warehouse, run_id)
+    with summary.timed("checks"):
+        return run_checks(
+            warehouse, run_id, config, summary.row_checks, checked_run_id=checked_run_id
+        )

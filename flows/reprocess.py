@@ -21,17 +21,14 @@ from typing import Any
 from prefect import flow
 
 from newsflow import progress
-from newsflow.flows.pipeline import extract_and_load
+from newsflow.flows.pipeline import after_loads, archived_groups, extract_and_load
 from newsflow.flows.scaffold import Run, RunSummary, run_flow
 from newsflow.schemas.config import Config
 from newsflow.schemas.records import Page
 from newsflow.tasks.extract import transform
 from newsflow.tasks.extract.tasks import source_boilerplate
-from newsflow.tasks.quality import gate
 from newsflow.tasks.quality.gate import QualityReport
-from newsflow.tasks.quality.tasks import document_row_checks, run_checks
-from newsflow.tasks.stories.tasks import cluster_stories
-from newsflow.tasks.warehouse.archive import since_datetime, split_by_boilerplate
+from newsflow.tasks.warehouse.archive import since_datetime
 from newsflow.tasks.warehouse.warehouse import Warehouse
 
 
@@ -45,44 +42,36 @@ def reprocess(
 ) -> RunSummary:
     """Re-extract and reload archived pages (of ``source``, fetched on or after ``since``)."""
 
-    def stages(run: Run) -> QualityReport:
+    def stages(run: Run[RunSummary]) -> QualityReport:
         return reprocess_stages(run, source=source, since=since)
 
     return run_flow("reprocess", stages, RunSummary, config_path=config_path, db=db, config=config)
 
 
-def reprocess_stages(run: Run, *, source: str | None, since: str | None) -> QualityReport:
+def reprocess_stages(
+    run: Run[RunSummary], *, source: str | None, since: str | None
+) -> QualityReport:
     warehouse, config, run_id, summary = run.warehouse, run.config, run.run_id, run.summary
     urls = warehouse.archived_urls(source=source, since=since_datetime(since))
     learnt: dict[str, frozenset[str]] = {}  # now; for pages whose run recorded none
+
+    def learn_on_first_sight(pages: list[Page]) -> dict[str, frozenset[str]]:
+        learnt.update(
+            source_boilerplate(warehouse, sorted({p.source for p in pages} - learnt.keys()))
+        )
+        return learnt
+
     frames: list[Any] = []  # each batch's checked rows, for one Data Docs page per run
-    size = max(1, config.fetch.batch_size)
+    size = config.fetch.batch_size
     with (
         progress.progress("Reprocessing pages", len(urls)) as bar,
         transform.extraction_pool(len(urls)) as pool,  # one pool for the whole run
     ):
-        for start in range(0, len(urls), size):
-            pages = warehouse.raw_pages(urls[start : start + size])
-            learnt.update(
-                source_boilerplate(warehouse, sorted({p.source for p in pages} - learnt.keys()))
-            )
-            for group, boilerplate in split_by_boilerplate(pages, learnt):
-                args = (warehouse, run_id, group, config, boilerplate, summary)
-                reprocess_pages(*args, pool=pool, frames=frames)
-            bar.advance(len(pages))
-    if frames:
-        with summary.timed("validate"):
-            document_row_checks(frames, gate.data_docs_dir(config, warehouse.published), run_id)
-    with summary.timed("clusters"):
-        cluster_stories(warehouse, run_id, window_days=config.stories.window_days)
-    with summary.timed("checks"):
-        return run_checks(
-            warehouse,
-            run_id,
-            config,
-            summary.row_checks,
-            checked_run_id=warehouse.latest_ingest_run(),
-        )
+        for group, boilerplate in archived_groups(warehouse, urls, size, learn_on_first_sight):
+            args = (warehouse, run_id, group, config, boilerplate, summary)
+            reprocess_pages(*args, pool=pool, frames=frames)
+            bar.advance(len(group))
+    return after_loads(run, frames, checked_run_id=warehouse.latest_ingest_run())
 
 
 def reprocess_pages(
@@ -96,10 +85,10 @@ def reprocess_pages(
     pool: Executor | None = None,
     frames: list[Any] | None = None,
 ) -> None:
-    """Archived pages through the ingest path; old extraction errors of pages that now give an
-    article are cleared."""
-    errors_before = set(summary.page_errors)
-    extract_and_load(
+    """Archived pages through the ingest path; the old errors of pages that now give a loaded
+    article are cleared (a page now rejected by the row checks keeps its error, so the reject
+    counts of the run that fetched it stand)."""
+    loaded = extract_and_load(
         warehouse,
         run_id,
         pages,
@@ -110,5 +99,4 @@ def reprocess_pages(
         pool=pool,
         frames=frames,
     )
-    failed = set(summary.page_errors) - errors_before
-    warehouse.clear_page_errors(p.url for p in pages if p.url not in failed)
+    warehouse.clear_page_errors(loaded)

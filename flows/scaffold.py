@@ -22,15 +22,21 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from prefect.runtime import flow_run
 
-from newsflow.flows.failure import RunFailed, one_line, stage_name
-from newsflow.flows.outcome import dead_run_reason, nothing_worked_state
+from newsflow.flows.failure import (
+    CriticalChecksFailed,
+    NothingWorked,
+    RunFailed,
+    one_line,
+    stage_name,
+)
+from newsflow.flows.outcome import dead_run_reason
+from newsflow.run_log import run_logger
 from newsflow.schemas.config import Config, ConfigError, load_config
 from newsflow.tasks.quality import gate
-from newsflow.tasks.quality.alerts import run_logger
 from newsflow.tasks.quality.gate import QualityReport
 from newsflow.tasks.quality.tasks import announce
 from newsflow.tasks.warehouse.warehouse import LoadCounts, Warehouse
@@ -130,17 +136,20 @@ class CheckSummary(FlowSummary):
     checked_run_id: str | None = None  # the ingest run whose rates were checked
 
 
+logger = logging.getLogger("newsflow.run")
+
 S = TypeVar("S", bound=FlowSummary)
 
 
 @dataclass
-class Run:
-    """One flow run in progress: the warehouse it holds, its config, its summary so far."""
+class Run(Generic[S]):
+    """One flow run in progress: the warehouse it holds, its config, its summary so far (of
+    the flow's own summary type, so its stages see its fields)."""
 
     warehouse: Warehouse
     config: Config
     run_id: str
-    summary: Any
+    summary: S
 
 
 def current_run_id() -> str:
@@ -151,7 +160,7 @@ def current_run_id() -> str:
 
 def run_flow(
     flow_name: str,
-    stages: Callable[[Run], QualityReport],
+    stages: Callable[[Run[S]], QualityReport],
     summary_type: type[S],
     *,
     config_path: str | None,
@@ -161,8 +170,8 @@ def run_flow(
     """Run ``stages`` under the warehouse's writer guards and end the run the one way.
 
     Returns the summary, or a Failed state carrying it when nothing worked or a critical check
-    failed (a direct call then raises :class:`~newsflow.flows.outcome.NothingWorked` or
-    :class:`~newsflow.tasks.quality.gate.CriticalChecksFailed`), or a Failed state carrying
+    failed (a direct call then raises :class:`~newsflow.flows.failure.NothingWorked` or
+    :class:`~newsflow.flows.failure.CriticalChecksFailed`), or a Failed state carrying
     :class:`RunFailed` when a stage raised (a direct call raises that)."""
     started = time.monotonic()
     config = config or load_config(config_path)
@@ -176,18 +185,18 @@ def run_flow(
         return _failed_state(summary, exc)
     summary.elapsed_s = time.monotonic() - started
     if summary.nothing_worked:  # Prefect state Failed; a direct call raises NothingWorked
-        return nothing_worked_state(summary, summary.nothing_worked)
+        return failed_state(NothingWorked(summary, summary.nothing_worked))
     if summary.critical_failed:  # Prefect state Failed; a direct call raises with the summary
-        return gate.failed_state(summary, report.failure_message)
+        return failed_state(CriticalChecksFailed(summary, report.failure_message))
     return summary
 
 
 def _run_stages(
     flow_name: str,
-    stages: Callable[[Run], QualityReport],
+    stages: Callable[[Run[S]], QualityReport],
     config: Config,
     db_path: str,
-    summary: FlowSummary,
+    summary: S,
 ) -> QualityReport:
     """Open the warehouse, record the run, run the stages and conclude; a failure is recorded
     in ``pipeline_runs`` (as far as the warehouse still lets us) and re-raised."""
@@ -221,18 +230,22 @@ def _run_stages(
 
 def _failed_state(summary: FlowSummary, exc: Exception) -> Any:
     """The Failed state of a run whose stage raised: the cause in one line, the traceback only
-    in the debug log. A direct call of the flow raises the :class:`RunFailed` it carries."""
-    from prefect.states import Failed
-
+    in the debug log."""
     failed = RunFailed(stage_name(summary.current_stage() or "the run"), one_line(exc))
     logger.debug("run %s failed", summary.run_id, exc_info=exc)
-    return Failed(message=str(failed), data=failed)
+    return failed_state(failed)
 
 
-logger = logging.getLogger("newsflow.run")
+def failed_state(exc: Exception) -> Any:
+    """The Failed state a flow returns to end failed with ``exc`` as its data: Prefect records
+    the run as Failed without a traceback, and a direct call of the flow raises ``exc`` (a
+    :class:`RunFailed`, or a :class:`~newsflow.flows.failure.RunEndedFailed` with the summary)."""
+    from prefect.states import Failed
+
+    return Failed(message=str(exc), data=exc)
 
 
-def conclude(run: Run, report: QualityReport) -> None:
+def conclude(run: Run[Any], report: QualityReport) -> None:
     """Gate → announce → finish → publish, in that order for every flow."""
     summary, warehouse = run.summary, run.warehouse
     gate.apply_to_summary(report, summary)

@@ -1,4 +1,4 @@
-"""A run in which nothing worked says so (issue 16, item 2): real runs over loopback sites.
+"""A run in which nothing worked says so: real runs over loopback sites.
 
 Every page a 404, or every feed refused by the address guard: the run still records what it
 saw and publishes, but ends with exit code 4, Prefect state Failed and one line saying why,
@@ -176,3 +176,63 @@ def test_the_commonest_reason_is_named_with_the_count_of_others():
 
     reason = dead_run_reason(0, {}, 3, {"u1": "http_404", "u2": "http_404", "u3": "http_500"})
     assert reason == "every page failed (3 of 3): http_404 (and 1 with other reasons)"
+
+
+@pytest.mark.parametrize("kind", ["CriticalChecksFailed", "NothingWorked"])
+def test_a_run_ended_failed_carries_its_summary_through_the_failed_state(kind):
+    """Both ways a run ends failed share one class and one state helper: the state is Failed
+    with the message, and its result (what a direct call raises) is the exception, pickled and
+    back (as Prefect may store it) with its class, message and summary."""
+    import pickle
+
+    from newsflow.flows import failure
+    from newsflow.flows.scaffold import RunSummary, failed_state
+
+    summary = RunSummary(run_id="r1", db="news.duckdb")
+    exc = getattr(failure, kind)(summary, "every page failed (3 of 3)")
+    state = failed_state(exc)
+    assert state.is_failed() and state.message == "every page failed (3 of 3)"
+    with pytest.raises(failure.RunEndedFailed) as raised:
+        state.result()
+    assert raised.value is exc
+    back = pickle.loads(pickle.dumps(exc))
+    assert type(back) is type(exc) and str(back) == str(exc)
+    assert back.summary.run_id == "r1"
+
+
+def test_a_critical_check_failure_has_a_default_message():
+    from newsflow.flows.failure import CriticalChecksFailed
+
+    assert str(CriticalChecksFailed(None, None)) == "critical data-quality checks failed"
+
+
+def test_which_polls_gave_nothing():
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from newsflow.schemas.records import FeedEntry
+    from newsflow.tasks.fetch.feeds import skipped_poll
+
+    now = datetime.now(UTC)
+    skipped = skipped_poll("a", "http://a.example/feed", "paused", now)
+    entry = FeedEntry(source="a", entry_id="e1", url="http://a.example/1", title="t")
+    failed = replace(skipped, skipped=False, status=500, error="http_500")
+    assert not skipped.gave_nothing  # not polled at all
+    assert failed.gave_nothing
+    assert not replace(failed, status=304).gave_nothing  # unchanged: it worked
+    assert not replace(failed, entries=[entry]).gave_nothing  # entries despite an error note
+
+
+def test_only_first_tries_count_for_the_dead_run_rule():
+    from newsflow.flows.pipeline import first_try_errors
+    from newsflow.schemas.records import FeedEntry
+
+    entries = [
+        FeedEntry(source="a", entry_id=f"e{i}", url=f"http://a.example/{i}", title="t")
+        for i in range(3)
+    ]
+    errors = {"http://a.example/0": "http_404", "http://a.example/2": "http_500"}
+    assert first_try_errors(entries, {("a", "e2")}, errors) == (
+        2,
+        {"http://a.example/0": "http_404"},
+    )

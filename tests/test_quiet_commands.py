@@ -1,4 +1,4 @@
-"""One-off commands print no third-party noise (issue 16, item 5): ``newsflow run`` in a child
+"""One-off commands print no third-party noise: ``newsflow run`` in a child
 process as a user runs it, with no ``PREFECT_API_URL`` (so under its own temporary Prefect
 server), over a small loopback site whose pages are extracted in the run's own process.
 

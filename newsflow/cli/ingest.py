@@ -12,6 +12,7 @@ from typing import Any
 
 from newsflow.cli.output import (
     EXIT_BAD_CONFIG,
+    add_config_and_db,
     error,
     finish,
     note,
@@ -33,9 +34,6 @@ EXAMPLE_QUERIES = "\n".join(
         "SELECT url, error FROM raw_pages WHERE error IS NOT NULL",
     )
 )
-
-CONFIG_HELP = "config file (default: $NEWSFLOW_CONFIG, then ./newsflow.toml)"
-DB_HELP = "DuckDB file (default: warehouse.path from the config)"
 
 
 def add_commands(sub: Any) -> None:
@@ -64,8 +62,7 @@ def add_commands(sub: Any) -> None:
     demo.set_defaults(handler=demo_command)
 
     run = sub.add_parser("run", help="one ingest run over the configured sources")
-    run.add_argument("--config", help=CONFIG_HELP)
-    run.add_argument("--db", help=DB_HELP)
+    add_config_and_db(run)
     run.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
     run.add_argument(
         "--reset-source",
@@ -78,8 +75,7 @@ def add_commands(sub: Any) -> None:
     run.set_defaults(handler=run_command)
 
     check = sub.add_parser("check", help="run the table-level data-quality checks now")
-    check.add_argument("--config", help=CONFIG_HELP)
-    check.add_argument("--db", help=DB_HELP)
+    add_config_and_db(check)
     check.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     check.set_defaults(handler=check_command)
 

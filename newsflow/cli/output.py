@@ -25,6 +25,15 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 EXIT_TERMINATED = 143  # SIGTERM (kill, systemd, a container stopping), as a shell reports it
 
 
+def add_config_and_db(parser: Any) -> None:
+    """``--config`` and ``--db``, worded the same for every command that opens the warehouse:
+    without ``--db`` the config's ``warehouse.path`` is used."""
+    parser.add_argument(
+        "--config", help="config file (default: $NEWSFLOW_CONFIG, then ./newsflow.toml)"
+    )
+    parser.add_argument("--db", help="DuckDB file (default: warehouse.path from the config)")
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the command is, like Ctrl-C's KeyboardInterrupt: every path that
     unwinds an interrupted run (rolled-back batches, the run recorded as failed, the temporary

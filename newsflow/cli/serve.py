@@ -21,7 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from newsflow.cli.output import EXIT_BAD_CONFIG, EXIT_OK, error, note
+from newsflow.cli.output import EXIT_BAD_CONFIG, EXIT_OK, add_config_and_db, error, note
 from newsflow.demo.server import DEMO_PORT
 
 INGEST_CRON = "*/15 * * * *"  # every 15 minutes
@@ -176,10 +176,7 @@ def add_commands(sub: Any) -> None:
             "PREFECT_API_URL, or starts one on 127.0.0.1. Stop with Ctrl-C."
         ),
     )
-    parser.add_argument(
-        "--config", help="config file (default: $NEWSFLOW_CONFIG, then ./newsflow.toml)"
-    )
-    parser.add_argument("--db", help="DuckDB file (default: warehouse.path from the config)")
+    add_config_and_db(parser)
     when = parser.add_mutually_exclusive_group()
     when.add_argument(
         "--interval-s", type=_positive_seconds, metavar="N", help="run the ingest every N seconds"
@@ -209,7 +206,7 @@ def add_commands(sub: Any) -> None:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    """``newsflow serve`` (a server that cannot start is reported by the CLI, exit 1)."""
+    """``newsflow serve`` (a Prefect server that cannot start is reported by the CLI, exit 3)."""
     from newsflow.ops.prefect_server import prefect_api
     from newsflow.schemas.config import find_config_path, load_config
 

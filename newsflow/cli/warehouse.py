@@ -13,10 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from newsflow.cli import tables
-from newsflow.cli.output import EXIT_BAD_CONFIG, EXIT_OK, error, finish, print_run_summary
-
-DB_HELP = "DuckDB file (default: warehouse.path from the config)"
-CONFIG_HELP = "config file (default: $NEWSFLOW_CONFIG, then ./newsflow.toml)"
+from newsflow.cli.output import (
+    EXIT_BAD_CONFIG,
+    EXIT_OK,
+    add_config_and_db,
+    error,
+    finish,
+    print_run_summary,
+)
 
 #: Rows ``query`` prints as a table when ``--max-rows`` is not given (CSV and JSON: all).
 BOX_ROWS = 50
@@ -28,8 +32,7 @@ def add_commands(sub: Any) -> None:
         "query", help="run SQL on the warehouse (read-only) and print the result"
     )
     query.add_argument("sql", help="a SQL query")
-    query.add_argument("--config", help=CONFIG_HELP)
-    query.add_argument("--db", help=DB_HELP)
+    add_config_and_db(query)
     form = query.add_mutually_exclusive_group()
     form.add_argument("--csv", action="store_true", help="print CSV with a header row")
     form.add_argument("--json", action="store_true", help="print one JSON object a row")
@@ -54,8 +57,7 @@ def add_commands(sub: Any) -> None:
     reprocess.add_argument(
         "--since", type=_since, metavar="DATE", help="only pages fetched on or after DATE (UTC)"
     )
-    reprocess.add_argument("--config", help=CONFIG_HELP)
-    reprocess.add_argument("--db", help=DB_HELP)
+    add_config_and_db(reprocess)
     reprocess.set_defaults(handler=reprocess_command)
 
     search = sub.add_parser(
@@ -64,8 +66,7 @@ def add_commands(sub: Any) -> None:
         description="BM25 full-text search over article titles and bodies in the snapshot.",
     )
     search.add_argument("terms", nargs="+", help="words to look for (any of them; more is better)")
-    search.add_argument("--config", help=CONFIG_HELP)
-    search.add_argument("--db", help=DB_HELP)
+    add_config_and_db(search)
     search.add_argument("--limit", type=_positive_int, default=10, help="hits (default: 10)")
     search.add_argument("--source", help="only articles of this source")
     search.set_defaults(handler=search_command)
@@ -80,8 +81,7 @@ def add_commands(sub: Any) -> None:
     )
     export.add_argument("dir", metavar="DIR", help="output folder")
     export.add_argument("--format", choices=["parquet"], default="parquet", help="file format")
-    export.add_argument("--config", help=CONFIG_HELP)
-    export.add_argument("--db", help=DB_HELP)
+    add_config_and_db(export)
     export.set_defaults(handler=export_command)
 
 

@@ -36,9 +36,6 @@ _BIND_FAILED = 3  # uvicorn's exit code when its port is taken
 _LAUNCH_ATTEMPTS = 3
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
-#: Names the temporary API server while a command runs against it (read by the writer guard).
-TEMPORARY_API_ENV = "NEWSFLOW_TEMPORARY_API"
-
 
 def _quiet(_message: str) -> None:
     """The default ``note``: library callers are told nothing."""
@@ -152,6 +149,9 @@ def temporary_api() -> Iterator[str]:
     the run's process: about 60 MB of RSS that a run then carries to its end for nothing.
     Started from here the server's code stays in the server's process; the database, the
     settings and the lifetime (until the command ends) are Prefect's own."""
+    # The writer module loads DuckDB; only a command that runs a flow needs it (and comes here).
+    from newsflow.tasks.warehouse.writer import TEMPORARY_API_ENV
+
     configured = _configured_url()
     if configured:
         yield configured

@@ -59,6 +59,14 @@ class FeedPoll:
     def succeeded(self) -> bool:
         return self.error is None and self.status in (200, 304)
 
+    @property
+    def gave_nothing(self) -> bool:
+        """Polled and gave nothing usable (an unchanged feed, and a feed with entries but a
+        warning or a lifecycle note, both worked): what the dead-run rule counts."""
+        return (
+            not self.skipped and self.error is not None and not self.entries and self.status != 304
+        )
+
 
 def skipped_poll(source: str, feed_url: str, reason: str, when: datetime) -> FeedPoll:
     """The ``feed_fetches`` record of a poll the lifecycle did not send, with its reason."""

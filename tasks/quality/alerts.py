@@ -21,7 +21,7 @@ The on-call person must get one clear, actionable message per problem and no sto
   :func:`send_alert`: apprise, the optional Prefect event, the ``alert_log`` row and the states
   it announced.
 
-For other kinds of alert (issue 7: a source paused after consecutive failures) use
+For other kinds of alert (say a source paused after consecutive failures) use
 :func:`send_alert` with an :class:`AlertMessage`, or :func:`alert_source_paused`.
 """
 
@@ -35,6 +35,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from newsflow.run_log import run_logger
 
 if TYPE_CHECKING:
     from newsflow.tasks.warehouse.warehouse import Warehouse
@@ -354,7 +356,7 @@ def source_paused_message(
     feed_url: str | None = None,
     resume_hint: str | None = None,
 ) -> AlertMessage:
-    """The message for a source paused after ``consecutive_failures`` failed runs (issue 7)."""
+    """The message for a source paused after ``consecutive_failures`` failed runs."""
     lines = [
         f"[PAUSED] source {source}",
         f"  failed {_plural(consecutive_failures, 'time')} in a row; newsflow stopped polling it.",
@@ -589,7 +591,7 @@ def send_alert(
     delivery problems are logged and in the report.
     """
     if not urls:
-        run_logger().warning(
+        run_logger(log).warning(
             "alert not sent (no [alerts] urls or NEWSFLOW_ALERT_URLS), only logged:\n%s",
             render(message),
         )
@@ -613,16 +615,6 @@ def send_alert(
         except Exception as exc:  # noqa: BLE001 - the log is a record, not a gate
             log.warning("alert_log not written: %s", exc)
     return AlertReport(message=message, deliveries=deliveries, events=events)
-
-
-def run_logger() -> Any:
-    """The flow run's logger inside a run (the message shows with the run), else ours."""
-    try:
-        from prefect.logging import get_run_logger
-
-        return get_run_logger()
-    except Exception:  # noqa: BLE001 - outside a flow run
-        return log
 
 
 def alert_source_paused(

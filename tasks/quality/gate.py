@@ -14,9 +14,9 @@ lock (so two runs never write one Data Docs folder at once):
    short (``[alerts] delivery_attempts``, ``retry_delay_s``).
 3. The caller finishes the run record and publishes the snapshot, so analysts see this run's
    ``dq_results`` and ``alert_state`` (with what was announced) together.
-4. The flow returns :func:`failed_state` when a critical check failed: Prefect records the run
-   as Failed, and a direct call (the CLI) raises :class:`CriticalChecksFailed` carrying the
-   summary, which the CLI prints before exiting 1.
+4. The flow ends Failed when a critical check failed (``QualityReport.failure_message``;
+   flows/scaffold.py builds the state): a direct call (the CLI) raises
+   ``CriticalChecksFailed`` carrying the summary, which the CLI prints before exiting 1.
 """
 
 from __future__ import annotations
@@ -33,29 +33,6 @@ from newsflow.schemas.suites import TABLE_SUITE
 from newsflow.tasks.quality import alerts
 from newsflow.tasks.quality.alerts import SAMPLE_URLS, AlertMessage, AlertState, CheckResult
 from newsflow.tasks.warehouse.warehouse import Warehouse
-
-
-class CriticalChecksFailed(Exception):
-    """A critical data-quality check failed; ``summary`` is the run's summary, data loaded."""
-
-    def __init__(self, summary: Any, message: str = "critical data-quality checks failed") -> None:
-        self.summary = summary
-        super().__init__(message)
-
-    def __reduce__(self) -> tuple[Any, ...]:  # results may be pickled by Prefect
-        return (type(self), (self.summary, str(self)))
-
-
-def failed_state(summary: Any, message: str | None) -> Any:
-    """The Failed state a flow returns when a critical check failed (after publishing).
-
-    A Failed state whose data is an exception: Prefect records the run as Failed without a
-    traceback, and calling the flow directly raises that exception (with the summary).
-    """
-    from prefect.states import Failed
-
-    error = CriticalChecksFailed(summary, message or "critical data-quality checks failed")
-    return Failed(message=str(error), data=error)
 
 
 def data_docs_dir(config: Config, published: Path | str) -> Path:

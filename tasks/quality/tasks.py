@@ -11,6 +11,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from newsflow.run_log import run_logger
 from newsflow.schemas.config import Config
 from newsflow.schemas.suites import TABLE_SUITE, effective_thresholds
 from newsflow.tasks.quality import alerts, validate
@@ -118,7 +119,7 @@ def announce(warehouse: Warehouse, report: QualityReport, config: Config) -> Qua
     try:
         _announce(warehouse, report, config)
     except Exception as exc:  # noqa: BLE001 - alerting must never fail the load
-        alerts.run_logger().error("alerting failed: %s: %s", type(exc).__name__, exc)
+        run_logger(alerts.log).error("alerting failed: %s: %s", type(exc).__name__, exc)
     return report
 
 

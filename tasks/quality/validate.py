@@ -79,7 +79,7 @@ def is_title_echo(title: str | None, text: str | None) -> bool:
 def paragraph_repeats(text: str | None, min_chars: int) -> tuple[int, str | None]:
     """(how often the most repeated paragraph of ``min_chars``+ characters occurs, that paragraph).
 
-    Paragraphs are the body's lines (DESIGN §3: paragraphs separated by a newline); short lines
+    Paragraphs are the body's lines (the cleaner separates paragraphs by a newline); short lines
     ("Advertisement", "Read more") are left to the cleaner and do not count here. Lines compare
     as the cleaner's ``drop_repeated_lines`` compares them (``normalise_line``).
     """

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from newsflow.run_log import run_logger
 from newsflow.tasks.warehouse.connection import connect_read_only, is_lock_error
 
 logger = logging.getLogger("newsflow.warehouse")
@@ -133,12 +134,7 @@ def drop_snapshot_wal(published: Path) -> bool:
 
 def warn(message: str) -> None:
     """A warning in the flow run's log when there is one (the CLI shows it), else Python's."""
-    try:
-        from prefect.logging import get_run_logger
-
-        get_run_logger().warning(message)
-    except Exception:
-        logger.warning(message)
+    run_logger(logger).warning(message)
 
 
 def _alive(pid: int) -> bool:

@@ -36,11 +36,12 @@ from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from newsflow.run_log import run_logger
 from newsflow.tasks.warehouse.connection import WarehouseLocked
 from newsflow.tasks.warehouse.warehouse import Warehouse, working_path
 
-#: Set by the CLI while it runs a flow against the temporary API server it started itself
-#: (newsflow/ops/prefect_server.py, which names the same variable).
+#: Names the temporary API server the CLI started for the command it runs
+#: (``newsflow.ops.prefect_server.temporary_api`` sets it; the writer guard reads it).
 TEMPORARY_API_ENV = "NEWSFLOW_TEMPORARY_API"
 
 #: Seconds a slot survives without renewal: a killed run's slot comes back after this long
@@ -220,9 +221,4 @@ def _lease_holder() -> Any:
 
 
 def _warn(message: str) -> None:
-    try:
-        from prefect.logging import get_run_logger
-
-        get_run_logger().warning(message)
-    except Exception:
-        logger.warning(message)
+    run_logger(logger).warning(message)
