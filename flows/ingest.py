@@ -7,6 +7,7 @@ clean → validate → load → stories → table checks → (announce, finish, 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from prefect import flow
@@ -31,17 +32,27 @@ from newsflow.tasks.quality.gate import QualityReport
 
 @flow(name="newsflow-ingest", log_prints=False)
 def ingest(
-    config_path: str | None = None, db: str | None = None, config: Config | None = None
+    config_path: str | None = None,
+    db: str | None = None,
+    config: Config | None = None,
+    retry_failed: bool = False,
+    retry_sources: list[str] | None = None,
 ) -> RunSummary:
-    """Poll every enabled source once and load what is new."""
-    return run_flow(
-        "ingest", ingest_stages, RunSummary, config_path=config_path, db=db, config=config
-    )
+    """Poll every enabled source once and load what is new. ``retry_failed``: pages that
+    failed before (of ``retry_sources``, default every enabled source) are due now, given-up
+    ones included, whatever their retry schedule says."""
+    stages = partial(ingest_stages, retry_failed=retry_failed, retry_sources=retry_sources)
+    return run_flow("ingest", stages, RunSummary, config_path=config_path, db=db, config=config)
 
 
-def ingest_stages(run: Run[RunSummary]) -> QualityReport:
+def ingest_stages(
+    run: Run[RunSummary], *, retry_failed: bool = False, retry_sources: list[str] | None = None
+) -> QualityReport:
     warehouse, config, run_id, summary = run.warehouse, run.config, run.run_id, run.summary
     sources = [s for s in config.sources if s.enabled]
+    if retry_failed:
+        names = retry_sources or [s.name for s in sources]
+        summary.pages_due_again = warehouse.retry_failed_now(names)
 
     # Sources that are gone, paused or waiting out a Retry-After are skipped (and recorded).
     summary.at_stage("poll feeds")  # the stage a failure is reported at, until the next one

@@ -105,6 +105,7 @@ class RunSummary(FlowSummary):
     # The pages fetched for new feed entries (not re-checks of known pages), and those that
     # failed: what "every fetched page failed" is judged on (flows/outcome.py).
     new_pages: int = 0
+    pages_due_again: int = 0  # failed pages made due by `newsflow run --retry-failed`
     new_page_errors: dict[str, str] = field(default_factory=dict, repr=False)
     loaded: LoadCounts = field(default_factory=LoadCounts)
     rejected: dict[str, list[str]] = field(default_factory=dict)  # url → failed checks

@@ -11,9 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from newsflow.cli.main import main
+from newsflow.cli.output import EXIT_BAD_CONFIG
 from newsflow.flows.ingest import ingest
 from newsflow.flows.pipeline import new_entries
 from newsflow.schemas.config import Config, FetchConfig, SourceConfig, WarehouseConfig
+from newsflow.schemas.config_toml import write_config
 from newsflow.schemas.records import FeedEntry
 from newsflow.tasks.fetch.feeds import FeedPoll
 from newsflow.tasks.warehouse.warehouse import Warehouse
@@ -88,18 +91,29 @@ def test_a_page_that_answered_503_is_loaded_by_a_later_run(prefect_harness, tmp_
         assert server.hits("/news/flaky.html") == 2
 
 
-def test_a_page_that_keeps_failing_gives_up_after_the_last_attempt(prefect_harness, tmp_path):
+def test_a_page_that_keeps_failing_gives_up_then_comes_back_on_demand(prefect_harness, tmp_path):
     db = str(tmp_path / "news.duckdb")
     with LoopbackServer() as server:
-        config = _config(db, server, _site(server, [Response(503)] * 10))
+        config = _config(db, server, _site(server, [Response(503)] * 2))
         config.fetch = config.fetch.model_copy(update={"page_max_attempts": 2})
         for _ in range(3):
             ingest(config=config, db=db)
+        assert server.hits("/news/flaky.html") == 2  # the third run does not ask
+        assert _flaky_page(db) == (503, 2, False)  # final: no next attempt
+        with duckdb.connect(db.replace(".duckdb", ".work.duckdb"), read_only=True) as con:
+            state = con.execute(
+                "SELECT state FROM seen_entries WHERE url LIKE '%flaky%'"
+            ).fetchone()
+        assert state == ("failed",)
+        # The operator fixed the cause: `newsflow run --retry-failed --source news`
+        path = write_config(config, tmp_path / "newsflow.toml")
+        assert main(["run", "--config", str(path), "--source", "news"]) == EXIT_BAD_CONFIG
+        assert main(["run", "--config", str(path), "--retry-failed", "--source", "x"]) == 2
         assert server.hits("/news/flaky.html") == 2
-    assert _flaky_page(db) == (503, 2, False)  # final: no next attempt
-    with duckdb.connect(db.replace(".duckdb", ".work.duckdb"), read_only=True) as con:
-        state = con.execute("SELECT state FROM seen_entries WHERE url LIKE '%flaky%'").fetchone()
-    assert state == ("failed",)
+        assert main(["run", "--config", str(path), "--retry-failed", "--source", "news"]) == 0
+        assert server.hits("/news/flaky.html") == 3
+    assert [u.rsplit("/", 1)[1] for u in _articles(db)] == ["flaky.html", "steady.html"]
+    assert _flaky_page(db) == (200, 1, False)  # a fresh schedule: the first of new attempts
 
 
 def _poll(when: datetime, status: int, entries: list[FeedEntry]) -> FeedPoll:

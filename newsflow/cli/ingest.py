@@ -72,6 +72,19 @@ def add_commands(sub: Any) -> None:
         help="re-enable a paused or gone source (and forget its Retry-After wait) before the "
         "run; repeatable",
     )
+    run.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="ask again now for every page that failed before (also those given up on), "
+        "instead of waiting for its retry schedule",
+    )
+    run.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="with --retry-failed: only this source's pages; repeatable",
+    )
     run.set_defaults(handler=run_command)
 
     check = sub.add_parser("check", help="run the table-level data-quality checks now")
@@ -123,10 +136,25 @@ def run_command(args: argparse.Namespace) -> int:
     from newsflow.flows.ingest import ingest
 
     console.enable(not args.json)
-    summary = run_to_summary(ingest, config=config, db=args.db)
+    if args.source and not args.retry_failed:
+        error("--source goes with --retry-failed")
+        return EXIT_BAD_CONFIG
+    unknown = sorted(set(args.source) - {s.name for s in config.sources})
+    if unknown:
+        error(f"no source named {', '.join(unknown)} in the config")
+        return EXIT_BAD_CONFIG
+    summary = run_to_summary(
+        ingest,
+        config=config,
+        db=args.db,
+        retry_failed=args.retry_failed,
+        retry_sources=args.source or None,
+    )
     if args.json:
         print_json(summary)
     else:
+        if args.retry_failed:
+            note(f"{summary.pages_due_again} failed page(s) asked for again")
         print_run_summary(summary)
     return finish(summary)
 

@@ -160,6 +160,24 @@ class PageStore(BulkStore):
                 "SELECT * FROM _pending ON CONFLICT DO NOTHING"
             )
 
+    def retry_failed_now(self, sources: Sequence[str]) -> int:
+        """Make every failed page of ``sources`` due now (``newsflow run --retry-failed``):
+        ``retry`` entries whatever their schedule, and ``failed`` ones with a fresh schedule.
+        Returns how many."""
+        if not sources:
+            return 0
+        return int(
+            self.con.execute(
+                """
+                UPDATE seen_entries SET next_attempt_at = NULL,
+                    attempts = CASE WHEN state = 'failed' THEN 0 ELSE attempts END,
+                    state = 'retry'
+                WHERE source IN (SELECT unnest(?)) AND state IN ('retry', 'failed')
+                """,
+                [list(sources)],
+            ).fetchone()[0]
+        )
+
     def due_entries(self, sources: Sequence[str], now: datetime) -> list[FeedEntry]:
         """Entries of ``sources`` to fetch although their feed did not list them this run:
         ``pending`` ones a killed run left, and ``retry`` ones whose next attempt is due.
