@@ -61,6 +61,7 @@ from scale_site import ScaleSite, byline, near_copy, source_name, text_batch  # 
 from newsflow.tasks.extract.transform import content_hash, word_count  # noqa: E402
 from newsflow.tasks.fetch.urls import article_id  # noqa: E402
 from newsflow.tasks.warehouse import reader, search  # noqa: E402
+from newsflow.tasks.warehouse import warehouse as warehouse_module  # noqa: E402
 from newsflow.tasks.warehouse.warehouse import Warehouse  # noqa: E402
 
 GROW_BATCH = 5000
@@ -104,23 +105,39 @@ def grown_articles(start: int, stop: int, sources: int, now: datetime) -> list[d
     return rows
 
 
+#: The grown articles' history: first (and last) seen spread evenly over these days before now,
+#: as a warehouse that size has grown over months of runs. Loaded within seconds instead, every
+#: article would sit inside the story window and be "seen" by the previous refresh.
+HISTORY_DAYS = 730
+
+
 def grow(db: Path, start: int, stop: int, sources: int) -> float:
-    """Load generated articles ``start`` … ``stop - 1`` into the working file; seconds taken."""
+    """Load generated articles ``start`` … ``stop - 1`` into the working file; seconds taken.
+
+    The warehouse's clock (``warehouse._now``) is set back for each batch, so that the batches'
+    ``first_seen_at``/``last_seen_at`` spread over :data:`HISTORY_DAYS`, oldest first."""
     if stop <= start:
         return 0.0
     began = time.perf_counter()
     now = datetime.now(UTC)
     step = max(GROW_BATCH, (stop - start) // 10 // GROW_BATCH * GROW_BATCH)
     last, last_at = start, began
-    with Warehouse.open(db, lock_timeout_s=5) as warehouse:
-        for lo in range(start, stop, GROW_BATCH):
-            hi = min(lo + GROW_BATCH, stop)
-            warehouse.load_articles("grow", grown_articles(lo, hi, sources, now))
-            if (hi - start) % step == 0 or hi == stop:
-                at = time.perf_counter()
-                rate = (hi - last) / (at - last_at)  # of this step: it falls as the table grows
-                print(f"  grown to {hi:,} articles ({rate:,.0f}/s)", flush=True)
-                last, last_at = hi, at
+    batches = range(start, stop, GROW_BATCH)
+    real_now = warehouse_module._now
+    try:
+        with Warehouse.open(db, lock_timeout_s=5) as warehouse:
+            for n, lo in enumerate(batches):
+                hi = min(lo + GROW_BATCH, stop)
+                back = timedelta(days=HISTORY_DAYS) * (1 - n / len(batches)) + timedelta(hours=1)
+                warehouse_module._now = lambda back=back: now - back
+                warehouse.load_articles("grow", grown_articles(lo, hi, sources, now))
+                if (hi - start) % step == 0 or hi == stop:
+                    at = time.perf_counter()
+                    rate = (hi - last) / (at - last_at)  # of this step: falls as the table grows
+                    print(f"  grown to {hi:,} articles ({rate:,.0f}/s)", flush=True)
+                    last, last_at = hi, at
+    finally:
+        warehouse_module._now = real_now
     return time.perf_counter() - began
 
 
