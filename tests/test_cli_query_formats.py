@@ -58,6 +58,14 @@ def test_csv_and_json_carry_nested_values_and_timestamps(demo, capsys):
     assert [json.loads(r[2]) for r in rows] == [row[2] for row in expected]
 
 
+def test_bytes_read_the_same_in_csv_and_json(demo, capsys):
+    sql = "SELECT '\\xCA\\xFE'::BLOB AS b"
+    _, out_csv, _ = _run(capsys, "query", "--db", str(demo.db), "--csv", sql)
+    _, out_json, _ = _run(capsys, "query", "--db", str(demo.db), "--json", sql)
+    assert list(csv.reader(io.StringIO(out_csv))) == [["b"], ["cafe"]]
+    assert json.loads(out_json) == {"b": "cafe"}
+
+
 @pytest.mark.parametrize("form", [[], ["--csv"], ["--json"]])
 def test_max_rows_caps_every_form(demo, capsys, form):
     code, out, err = _run(

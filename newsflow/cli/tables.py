@@ -24,9 +24,11 @@ def _plain(value: Any) -> Any:
 
 
 def _cell(value: Any) -> Any:
-    """A CSV cell: NULL is empty, nested values are JSON."""
+    """A CSV cell: NULL is empty, nested values are JSON, bytes hex (as in JSON Lines)."""
     if value is None:
         return ""
+    if isinstance(value, bytes):
+        return value.hex()
     if isinstance(value, list | dict | tuple):
         return json.dumps(value, default=_plain, ensure_ascii=False)
     if hasattr(value, "isoformat"):

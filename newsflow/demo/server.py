@@ -35,6 +35,9 @@ _LAST_MODIFIED = formatdate(1795000000, usegmt=True)  # fixed: the site does not
 #: use the same port: a fixed default does that without anyone thinking about it.
 DEMO_PORT = 8765
 
+#: How many recent requests a demo site remembers (``DemoSite.requests``).
+REQUEST_LOG = 100_000
+
 
 def demo_site_root() -> Path:
     return Path(str(resources.files("newsflow.demo") / "site"))
@@ -50,7 +53,9 @@ class DemoSite:
         self.host = str(host)
         self.port = int(port)
         self.base_url = f"http://{self.host}:{self.port}"
-        self.requests: list[tuple[str, str, int]] = []  # (method, path, status), for tests
+        # (method, path, status) of recent requests, for tests; `serve --demo` runs for days,
+        # so the oldest half goes once it holds REQUEST_LOG entries.
+        self.requests: list[tuple[str, str, int]] = []
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -97,7 +102,10 @@ def _handler(roots: Sequence[Path], site: list[DemoSite]) -> type[BaseHTTPReques
         def _send(
             self, status: int, body: bytes, ctype: str | None, etag: str | None = None
         ) -> None:
-            site[0].requests.append(("GET", self.path, status))
+            log = site[0].requests
+            log.append(("GET", self.path, status))
+            if len(log) > REQUEST_LOG:
+                del log[: REQUEST_LOG // 2]
             self.send_response(status)
             if ctype:
                 self.send_header("Content-Type", ctype)

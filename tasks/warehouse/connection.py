@@ -58,7 +58,6 @@ def writer_settings(path: str | PathLike[str], memory_limit: str | None) -> dict
 
 
 Connection = duckdb.DuckDBPyConnection
-Error = duckdb.Error
 
 
 class WarehouseLocked(RuntimeError):
