@@ -32,7 +32,7 @@ _ids = count()
 
 
 class Data:
-    """Rows written straight into the warehouse tables (the analysts' contract, DESIGN §5)."""
+    """Rows written straight into the warehouse tables (the contract in docs/warehouse.md)."""
 
     def __init__(self, con) -> None:
         self.con = con

@@ -4,7 +4,7 @@ rest.
 The one function the pipeline calls is ``extract_article``. It is pure and deterministic (same bytes
 and URL, same record), never raises, and keeps no state between calls that could change an output:
 trafilatura's ``deduplicate=True`` is off because its cache is process-global and order-dependent
-(reference/fetching.md §12). It is a module-level function so a ``ProcessPoolExecutor`` can run it.
+(docs/fetching.md). It is a module-level function so a ``ProcessPoolExecutor`` can run it.
 
 Steps: sniff out non-HTML → parse once with lxml → read what trafilatura does not give (``<html
 lang>``, the declared canonical URL and publication time, headline candidates, captions incl. hidden
@@ -57,7 +57,7 @@ DATE_PARAMS: dict[str, object] = {
 
 # Hidden copies (lightbox/gallery duplicates, screen-reader labels) and caption furniture are pruned
 # before the extractor sees the tree. trafilatura itself only drops ``display:none``/``aria-hidden``
-# and " hidden" classes with a leading space (reference/fetching.md §13). The candidates come from
+# and " hidden" classes with a leading space (docs/fetching.md). The candidates come from
 # clean_captions.candidate_elements (one XPath shared with the caption collector); the regexes below
 # decide.
 _HIDDEN_CLASS = re.compile(

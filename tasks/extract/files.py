@@ -14,7 +14,7 @@ from typing import Any
 
 from newsflow.tasks.extract.extract import extract_article
 
-#: Fields every output line has, a page that failed included (DESIGN §3), in this order.
+#: Fields every output line has, a page that failed included, in this order.
 FIELDS = (
     "path",
     "url",

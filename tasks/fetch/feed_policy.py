@@ -2,7 +2,7 @@
 the next poll. No I/O here; ``tasks/feed_store`` keeps the state in ``feed_state`` and
 ``tasks/fetch/lifecycle`` applies these decisions in the run.
 
-What the best feed readers do, and what newsflow does (reference/fetching.md §§2–3, 9):
+What the best feed readers do, and what newsflow does (docs/fetching.md):
 
 * **301/308 are remembered, not obeyed at once.** A permanent redirect is followed every time,
   but the URL newsflow *polls* only moves to the target after ``redirect_adopt_after`` (K = 3)

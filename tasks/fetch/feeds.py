@@ -50,7 +50,7 @@ class FeedPoll:
     entries: list[FeedEntry]
     error: str | None  # the poll gave nothing usable
     warning: str | None = None  # it did, but something was off (a malformed feed with entries)
-    # What the feed lifecycle (tasks/feed_policy) needs to know about the answer:
+    # What the feed lifecycle (tasks/fetch/feed_policy.py) needs to know about the answer:
     redirects: list[tuple[int, str]] = field(default_factory=list)  # (status, location) per hop
     retry_after: str | None = None  # the Retry-After header, as sent
     skipped: bool = False  # not requested at all this run (gone, paused, Retry-After); see error

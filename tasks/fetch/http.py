@@ -1,7 +1,7 @@
 """newsflow's one HTTP client: every feed, page and robots.txt request goes through here.
 
 Everything newsflow fetches comes from hosts it does not control, so the client is built to
-stay bounded and harmless whatever the other end does (DESIGN §7, reference/fetching.md §§4–9):
+stay bounded and harmless whatever the other end does (docs/fetching.md):
 
 * **Never raises for network or protocol trouble.** ``get`` returns a ``FetchResult`` whose
   ``error`` starts with a stable code word (``blocked``, ``timeout``, ``deadline``,

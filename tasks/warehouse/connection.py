@@ -31,7 +31,7 @@ WRITER: dict[str, str] = {
 
 #: The default ``[warehouse] memory_limit``: a quarter of the machine's RAM, at most 2 GB.
 #: DuckDB's own default (80 % of RAM) competes with the extraction workers and the other
-#: processes of a shared machine; a fixed small cap (the former 128 MB) made bulk writes over
+#: processes of a shared machine; a fixed small cap (128 MB) makes bulk writes over
 #: hundreds of sources fail with "failed to pin block". What does not fit spills to the temp
 #: directory beside the working file.
 DEFAULT_MEMORY_SHARE = 0.25
