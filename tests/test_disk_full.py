@@ -74,6 +74,9 @@ def small_disk(tmp_path) -> Iterator[SmallDisk]:
         why = "no unshare command" if probe is None else probe.stderr.strip()
         if root:  # CI runs as root, where the mount must work
             pytest.fail(f"cannot mount a tmpfs in a mount namespace as root: {why}")
+        # The suite's one skip, for a missing system component: without root, mounting the small
+        # disk needs unprivileged user namespaces, which some hosts switch off (CI runs as root,
+        # where this fails instead of skipping).
         pytest.skip(
             "needs a tmpfs: not root, and this machine gives no user namespace that may "
             f"mount one (unshare -rm: {why})"

@@ -201,7 +201,11 @@ freshness_hours = 100000
 
 def _start(config: Path, api: str) -> subprocess.Popen:
     _disable_writer_slot(api, config.parent / "w.duckdb")
-    env = {**os.environ, "PREFECT_API_URL": api, "NO_COLOR": "1"}
+    return _spawn_run(config, {**os.environ, "PREFECT_API_URL": api, "NO_COLOR": "1"})
+
+
+def _spawn_run(config: Path, env: dict[str, str]) -> subprocess.Popen:
+    """``newsflow run --config … --json`` in its own session (so a kill reaches only it)."""
     newsflow = Path(sys.executable).with_name("newsflow")
     return subprocess.Popen(
         [str(newsflow), "run", "--config", str(config), "--json"],
@@ -418,14 +422,7 @@ def _start_on_own_server(config: Path) -> subprocess.Popen:
     """``newsflow run`` with no Prefect API configured: it starts its own temporary server."""
     env = {**os.environ, "PREFECT_HOME": str(config.parent / "prefect-home"), "NO_COLOR": "1"}
     env.pop("PREFECT_API_URL", None)
-    newsflow = Path(sys.executable).with_name("newsflow")
-    return subprocess.Popen(
-        [str(newsflow), "run", "--config", str(config), "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    return _spawn_run(config, env)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill9", "sigterm"])

@@ -84,16 +84,6 @@ class PageStore(BulkStore):
             }
             for p in {(p.source, p.entry_id): p for p in pages}.values()
         ]
-        # After the n-th failed attempt: retried after first_s * 2**(n-1), at most max_s later;
-        # the n-th attempt with n = max_attempts is the last.
-        state = (
-            "CASE WHEN excluded.state = 'retry' AND {n} >= ? THEN 'failed' ELSE excluded.state END"
-        )
-        due = (
-            "CASE WHEN excluded.state = 'retry' AND {n} < ? THEN excluded.last_attempt_at + "
-            "to_seconds(least(? * pow(2, {n} - 1), ?)) END"
-        )
-        schedule = [retry.max_attempts, retry.max_attempts, retry.first_s, retry.max_s]
         with self._transaction():
             self._insert("raw_pages", raw_rows, replace=True)
             seen = arrow_table(seen_rows, "seen_entries", self.con)
@@ -103,25 +93,27 @@ class PageStore(BulkStore):
                     INSERT INTO seen_entries AS s ({", ".join(seen.column_names)})
                     SELECT * FROM _seen
                     ON CONFLICT (source, entry_id) DO UPDATE SET
-                        url = excluded.url,
-                        state = {state.format(n="s.attempts + 1")},
-                        next_attempt_at = {due.format(n="s.attempts + 1")},
+                        url = excluded.url, state = excluded.state,
                         attempts = s.attempts + 1, last_attempt_at = excluded.last_attempt_at,
                         title = coalesce(s.title, excluded.title),
                         published_at = coalesce(s.published_at, excluded.published_at)
-                    """,
-                    schedule,
+                    """
                 )
-                # A first attempt (no row yet) is scheduled like any other.
+                # The schedule, one rule for first and later attempts: after the n-th failed
+                # attempt the next is due first_s * 2**(n-1) later, at most max_s; the attempt
+                # with n = max_attempts was the last (right-hand sides read the old row).
                 self.con.execute(
-                    f"""
+                    """
                     UPDATE seen_entries s SET
-                        state = {state.format(n="1").replace("excluded.", "s.")},
-                        next_attempt_at = {due.format(n="1").replace("excluded.", "s.")}
+                        state = CASE WHEN s.state = 'retry' AND s.attempts >= ?
+                                     THEN 'failed' ELSE s.state END,
+                        next_attempt_at = CASE WHEN s.state = 'retry' AND s.attempts < ?
+                            THEN s.last_attempt_at
+                                 + to_seconds(least(? * pow(2, s.attempts - 1), ?)) END
                     FROM _seen n
-                    WHERE s.source = n.source AND s.entry_id = n.entry_id AND s.attempts = 1
+                    WHERE s.source = n.source AND s.entry_id = n.entry_id
                     """,
-                    schedule,
+                    [retry.max_attempts, retry.max_attempts, retry.first_s, retry.max_s],
                 )
             self.con.execute(
                 """
