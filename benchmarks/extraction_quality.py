@@ -62,7 +62,7 @@ from scoring import (  # noqa: E402
 
 from newsflow.tasks.extract.clean_lang import guess_language, normalise_language_tag  # noqa: E402
 from newsflow.tasks.extract.clean_normalise import normalise_line  # noqa: E402
-from newsflow.tasks.extract.extract import extract_article  # noqa: E402
+from newsflow.tasks.extract.extract import RULES, extract_article, extract_variants  # noqa: E402
 
 _DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 DEFAULT_DATASET = _DATASETS / "news-extraction-dev"
@@ -118,17 +118,25 @@ class SetRun:
     best: Result
     newsflow: Result
     measured: list[Result]
+    pages: Sequence[Page] = ()
 
 
 # --------------------------------------------------------------------------------------------------
 # Loading
 
 
-def load_gold_pages(dataset: Path, limit: int | None) -> list[GoldPage]:
+def _wanted(page_id: str, only: Sequence[str]) -> bool:
+    """``--only``: a page is scored when its id contains one of the given strings."""
+    return not only or any(part in page_id for part in only)
+
+
+def load_gold_pages(dataset: Path, limit: int | None, only: Sequence[str] = ()) -> list[GoldPage]:
     pages = []
     with (dataset / "ground_truth.jsonl").open(encoding="utf-8") as fh:
         for line in fh:
             rec = json.loads(line)
+            if not _wanted(rec["id"], only):
+                continue
             html = gzip.decompress((dataset / rec["file"]).read_bytes())
             pages.append(GoldPage(rec["id"], rec["url"], html, rec["body"]))
             if limit and len(pages) >= limit:
@@ -157,13 +165,17 @@ def _headlines(page: GoldPage) -> set[str]:
     return {k for k in (normalise_line(t) for t in out) if k}
 
 
-def load_snippet_pages(dataset: Path, limit: int | None) -> list[SnippetPage]:
+def load_snippet_pages(
+    dataset: Path, limit: int | None, only: Sequence[str] = ()
+) -> list[SnippetPage]:
     """Pages of ``evaldata.json`` in file order; the page id is its file name (unique in the set),
     the bytes are ``html/<file>.gz`` decompressed and otherwise untouched, as trafilatura's runner
     reads them."""
     evaldata = json.loads((dataset / "evaldata.json").read_text(encoding="utf-8"))
     pages = []
     for url, item in evaldata.items():
+        if not _wanted(item["file"], only):
+            continue
         html = gzip.decompress((dataset / "html" / f"{item['file']}.gz").read_bytes())
         pages.append(SnippetPage(item["file"], url, html, item["with"], item["without"]))
         if limit and len(pages) >= limit:
@@ -485,6 +497,78 @@ def print_losses(
 
 
 # --------------------------------------------------------------------------------------------------
+# Ablation: what turning each rule off changes on each set
+
+
+@dataclass
+class Ablation:
+    rule: str
+    deltas: dict[str, dict[str, float]]  # set name → {"P", "R", "F1"}: rule off minus newsflow
+
+
+def _shingle_rows(outputs: dict[str, str], pages: Sequence[GoldPage]) -> dict[str, float]:
+    m = metrics_from_tp_fp_fns([best_shingle_match(p.body, outputs[p.id]) for p in pages])
+    return {"P": m["precision"], "R": m["recall"], "F1": m["f1"]}
+
+
+def _snippet_rows(outputs: dict[str, str], pages: Sequence[SnippetPage]) -> dict[str, float]:
+    total = SnippetCounts()
+    for page in pages:
+        total.add(count_snippets(page.with_snippets, page.without_snippets, outputs[page.id]))
+    return {"P": total.precision, "R": total.recall, "F1": total.f1}
+
+
+def run_ablation(runs: Sequence[SetRun], rules: Sequence[str] = RULES) -> list[Ablation]:
+    """newsflow with one rule off at a time (``extract_article(disabled={rule})``), on every page
+    of each set, untimed; each row is scored like newsflow's own row (set 1 by shingles only) and
+    given as the change from newsflow with every rule on. The line rules share one extraction per
+    page (``extract_variants``), so the table costs about four newsflow passes, not one per rule."""
+    variants = [frozenset({rule}) for rule in rules]
+    deltas: dict[str, dict[str, dict[str, float]]] = {rule: {} for rule in rules}
+    for run in runs:
+        gold = isinstance(run.pages[0], GoldPage) if run.pages else False
+        outputs: dict[str, dict[str, str]] = {rule: {} for rule in rules}
+        for page in run.pages:
+            for rule, art in zip(
+                rules, extract_variants(page.html, page.url, variants), strict=True
+            ):
+                outputs[rule][page.id] = art.text
+        score = _shingle_rows if gold else _snippet_rows
+        base = score(run.newsflow.outputs, run.pages)  # type: ignore[arg-type]
+        for rule in rules:
+            off = score(outputs[rule], run.pages)  # type: ignore[arg-type]
+            deltas[rule][run.name] = {k: off[k] - base[k] for k in base}
+    return [Ablation(rule, deltas[rule]) for rule in rules]
+
+
+def print_ablation(rows: Sequence[Ablation], set_names: Sequence[str]) -> None:
+    """One line per rule: the change in P/R/F1 on each set when the rule is off. A rule earns its
+    place when turning it off lowers F1 on both sets (negative ΔF1) without a recall gain on
+    either; "costs recall" marks a rule whose removal raises recall on that set."""
+    print("\nablation: change when one rule is turned off (rule off − newsflow), both sets")
+    head = "".join(f"   {name[:24]:<24}{'ΔP':>5} {'ΔR':>7} {'ΔF1':>7}" for name in set_names)
+    print(f"{'rule':<16}{head}   verdict")
+    for row in rows:
+        cells = ""
+        for name in set_names:
+            d = row.deltas[name]
+            cells += f"   {'':<22}{d['P']:>+7.4f} {d['R']:>+7.4f} {d['F1']:>+7.4f}"
+        f1_gain = [row.deltas[n]["F1"] > 0 for n in set_names]
+        recall = [n for n in set_names if row.deltas[n]["R"] > 0.0005]
+        if any(f1_gain):
+            verdict = "hurts F1 on " + ", ".join(
+                n for n, g in zip(set_names, f1_gain, strict=True) if g
+            )
+        elif recall:
+            verdict = "costs recall on " + ", ".join(recall)
+        elif all(row.deltas[n]["F1"] < 0 for n in set_names):
+            verdict = "earns its place"
+        else:
+            verdict = "no effect on one set"
+        print(f"{row.rule:<16}{cells}   {verdict}")
+
+
+# --------------------------------------------------------------------------------------------------
 # Acceptance
 
 
@@ -565,6 +649,16 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="N",
         help="set 2: the N pages where newsflow loses most 'with' snippets vs trafilatura default",
     )
+    parser.add_argument(
+        "--only",
+        type=lambda v: [x for x in v.split(",") if x],
+        default=[],
+        metavar="ID[,ID...]",
+        help="only pages whose id contains one of these strings (both sets)",
+    )
+    parser.add_argument(
+        "--no-ablation", action="store_true", help="skip the per-rule ablation table"
+    )
     parser.add_argument("--json", type=Path, default=None, help="write every figure to this file")
     return parser.parse_args(argv)
 
@@ -583,7 +677,7 @@ def _figures(results: list[Result]) -> dict[str, dict[str, object]]:
 
 def gold_set(args: argparse.Namespace, newsflow: System) -> tuple[SetRun, float]:
     """Set 1: tables, optional per-page changes, and newsflow's time per page over best's."""
-    pages = load_gold_pages(args.dataset, args.limit)
+    pages = load_gold_pages(args.dataset, args.limit, args.only)
     default, *grid, nf = run_gold_set(pages, args.repeat, newsflow)
     best = as_best(max(grid, key=lambda r: r.rows["F1"]))
     print(f"Set 1: {args.dataset.name} (trafilatura {trafilatura.__version__})\n")
@@ -596,14 +690,15 @@ def gold_set(args: argparse.Namespace, newsflow: System) -> tuple[SetRun, float]
         f"{nf.pages_per_s:.1f} pages/s, trafilatura best {best.pages_per_s:.1f} pages/s "
         f"→ newsflow takes {ratio:.2f}× trafilatura best's time per page"
     )
-    return SetRun(args.dataset.name, default, best, nf, [default, *grid, best, nf]), ratio
+    run = SetRun(args.dataset.name, default, best, nf, [default, *grid, best, nf], pages)
+    return run, ratio
 
 
 def snippet_set(
     args: argparse.Namespace, best_options: dict[str, object], newsflow: NewsflowSystem
 ) -> SetRun:
     """Set 2 with set 1's best settings: table and optional loss report."""
-    pages = load_snippet_pages(args.eval_dataset, args.limit)
+    pages = load_snippet_pages(args.eval_dataset, args.limit, args.only)
     results = run_snippet_set(pages, best_options, newsflow)
     default, best, _, nf = results
     print(f"\nSet 2: {args.eval_dataset.name} (best settings taken from set 1)\n")
@@ -611,7 +706,7 @@ def snippet_set(
     if args.show_losses:
         losses = find_losses(pages, default, best, nf)
         print_losses(losses, args.show_losses, default, nf, newsflow.errors)
-    return SetRun(args.eval_dataset.name, default, best, nf, results)
+    return SetRun(args.eval_dataset.name, default, best, nf, results, pages)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -622,6 +717,9 @@ def main(argv: list[str] | None = None) -> int:
     assert set1.best.options is not None
     set2 = snippet_set(args, set1.best.options, newsflow)
     checks = acceptance_checks(set1, time_ratio) + acceptance_checks(set2)
+    ablation = [] if args.no_ablation else run_ablation([set1, set2])
+    if ablation:
+        print_ablation(ablation, [set1.name, set2.name])
     print_acceptance(checks)
     if args.json:
         figures = {
@@ -631,6 +729,7 @@ def main(argv: list[str] | None = None) -> int:
             set2.name: _figures(set2.measured),
             "time_ratio": time_ratio,
             "acceptance": [asdict(c) for c in checks],
+            "ablation": [asdict(a) for a in ablation],
         }
         args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
     return 0

@@ -614,6 +614,20 @@ def drop_author_bio(lines: Sequence[str], authors: Iterable[str] = ()) -> list[s
 # Composition
 
 
+# Rule names for ``clean_lines(disabled=...)``: the benchmark's ablation table turns each off in
+# turn (benchmarks/extraction_quality.py), so a rule has to show what it earns on both dev sets.
+CLEAN_RULES = (
+    "chrome",
+    "captions",
+    "credits",
+    "kicker",
+    "title_echo",
+    "repeats",
+    "related_tail",
+    "author_bio",
+)
+
+
 def clean_lines(
     lines: Sequence[str],
     *,
@@ -622,22 +636,33 @@ def clean_lines(
     page_prose: Callable[[], Collection[str]] | None = None,
     authors: Iterable[str] = (),
     sections: Iterable[str] = (),
+    disabled: Collection[str] = (),
 ) -> list[str]:
     """All generic rules in order: blank lines out, chrome, captions, credits, kicker, title echo,
-    repeats, related-stories tail, author bio.
+    repeats, related-stories tail, author bio. ``disabled`` names rules of ``CLEAN_RULES`` to skip
+    (only the benchmark's ablation does that).
 
     Repeats go last so that the survivor of a duplicate pair is judged by the other rules first (a
     caption that appears twice disappears entirely instead of leaving one copy).
     """
     out = [" ".join(ln.split()) for ln in lines]
     out = [ln for ln in out if ln]
-    out = drop_chrome_lines(out)
-    out = drop_caption_lines(out, captions, page_prose)
-    out = drop_credit_lines(out)
     titles = list(titles)
-    out = drop_kicker(out, titles=titles, sections=sections)
-    out = drop_title_echo(out, titles)
-    out = drop_repeated_lines(out)
-    out = drop_related_tail(out)
-    out = drop_author_bio(out, authors)
+    on = set(CLEAN_RULES).difference(disabled)
+    if "chrome" in on:
+        out = drop_chrome_lines(out)
+    if "captions" in on:
+        out = drop_caption_lines(out, captions, page_prose)
+    if "credits" in on:
+        out = drop_credit_lines(out)
+    if "kicker" in on:
+        out = drop_kicker(out, titles=titles, sections=sections)
+    if "title_echo" in on:
+        out = drop_title_echo(out, titles)
+    if "repeats" in on:
+        out = drop_repeated_lines(out)
+    if "related_tail" in on:
+        out = drop_related_tail(out)
+    if "author_bio" in on:
+        out = drop_author_bio(out, authors)
     return out

@@ -17,15 +17,23 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from copy import copy
+from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from lxml.html import HtmlElement
 
 from newsflow.schemas.records import ExtractedArticle
 from newsflow.tasks.extract.boilerplate import line_hash, strip_boilerplate
-from newsflow.tasks.extract.clean import clean_lines, is_title_echo, title_keys
-from newsflow.tasks.extract.clean_captions import candidate_elements, collect_captions, page_prose
+from newsflow.tasks.extract.clean import CLEAN_RULES, clean_lines, is_title_echo, title_keys
+from newsflow.tasks.extract.clean_captions import (
+    PageCaptions,
+    candidate_elements,
+    collect_captions,
+    page_prose,
+)
 from newsflow.tasks.extract.clean_jsonld import jsonld_articles, jsonld_body_lines
 from newsflow.tasks.extract.clean_lang import guess_language, normalise_language_tag
 from newsflow.tasks.extract.clean_meta import (
@@ -74,6 +82,11 @@ _MAX_HTML_BYTES = 20_000_000
 _JSONLD_MIN_WORDS = 150
 _JSONLD_FACTOR = 2.0
 _RESET_EVERY = 500
+
+# Every rule ``extract_article(disabled=...)`` can turn off, for the benchmark's ablation table:
+# the tree-level steps here, then the line rules of clean.py.
+TREE_RULES = ("prune_hidden", "prune_captions", "jsonld_body")
+RULES = TREE_RULES + CLEAN_RULES
 _calls = 0
 
 
@@ -87,29 +100,33 @@ def _parse(html: bytes | str) -> HtmlElement | None:
     return tree if isinstance(tree, HtmlElement) else None
 
 
-def _doomed(el: HtmlElement) -> bool:
+def _is_hidden(el: HtmlElement) -> bool:
+    return el.get("hidden") is not None or bool(_HIDDEN_CLASS.search(el.get("class", "")))
+
+
+def _is_caption(el: HtmlElement) -> bool:
     tag = el.tag
-    if tag in ("figure", "figcaption") or el.get("hidden") is not None:
-        return True
-    if el.get("itemprop") == "caption":
-        return True
-    cls = el.get("class", "")
-    if _HIDDEN_CLASS.search(cls):
+    if tag in ("figure", "figcaption") or el.get("itemprop") == "caption":
         return True
     if tag in _CONTAINER_TAGS:
         return False
-    if _CAPTION_LIKE.search(f"{cls} {el.get('id', '')}"):
+    if _CAPTION_LIKE.search(f"{el.get('class', '')} {el.get('id', '')}"):
         return len(el.text_content()) <= _MAX_PRUNE_TEXT
     return False
 
 
-def _prune(candidates: list[HtmlElement]) -> None:
+def _prune(candidates: list[HtmlElement], disabled: frozenset[str] = frozenset()) -> None:
     """Remove hidden copies and caption elements in place (the tree is ours, parsed for this call).
 
     Caption-classed elements with more than ``_MAX_PRUNE_TEXT`` characters are containers
     ("has-caption" wrappers around a whole article), so they stay.
     """
-    for el in [el for el in candidates if _doomed(el)]:
+    hidden = "prune_hidden" not in disabled
+    captions = "prune_captions" not in disabled
+    doomed = [
+        el for el in candidates if (hidden and _is_hidden(el)) or (captions and _is_caption(el))
+    ]
+    for el in doomed:
         parent = el.getparent()
         if parent is None:
             continue
@@ -217,6 +234,7 @@ def extract_article(
     *,
     boilerplate: frozenset[str] = frozenset(),
     charset: str | None = None,
+    disabled: frozenset[str] = frozenset(),
 ) -> ExtractedArticle:
     """Extract and clean one article page. Never raises: failures come back as ``error``.
 
@@ -224,10 +242,11 @@ def extract_article(
     (``boilerplate.learn_boilerplate``); body lines with those hashes are removed. ``line_hashes``
     in the result are taken before that removal, so the caller can keep learning from every article.
     ``charset`` is the HTTP header's label, if any: bytes are decoded by ``charset.decode_html``,
-    which knows when headers and ``<meta>`` lie.
+    which knows when headers and ``<meta>`` lie. ``disabled`` names rules of ``RULES`` to skip:
+    only the benchmark's ablation table sets it.
     """
     try:
-        return _extract(html, url, boilerplate, charset)
+        return _extract(html, url, boilerplate, charset, disabled)
     except (
         Exception
     ) as exc:  # the contract: a bad page is a record with a reason, never a crashed batch
@@ -236,9 +255,62 @@ def extract_article(
         )
 
 
+def extract_variants(
+    html: bytes | str, url: str, variants: Sequence[frozenset[str]]
+) -> list[ExtractedArticle]:
+    """``extract_article(html, url, disabled=v).text``-equivalent records for each ``v`` in
+    ``variants``, sharing the tree-level work between variants that keep the same tree rules: the
+    benchmark's ablation table turns each rule off in turn and would otherwise extract every page
+    once per rule."""
+    out: list[ExtractedArticle] = []
+    prepared: dict[frozenset[str], _Prepared | ExtractedArticle] = {}
+    for disabled in variants:
+        tree_off = disabled & frozenset(TREE_RULES)
+        try:
+            if tree_off not in prepared:
+                prepared[tree_off] = _prepare(html, url, None, tree_off)
+            ready = prepared[tree_off]
+            if isinstance(ready, ExtractedArticle):
+                out.append(ready)
+            else:
+                out.append(_finish(ready, frozenset(), disabled))
+        except Exception as exc:  # as extract_article: a record with a reason
+            out.append(ExtractedArticle(url=url, error=f"extraction failed: {exc}"[:500]))
+    return out
+
+
+@dataclass
+class _Prepared:
+    """What the tree-level steps leave for the line rules: the pruned tree, trafilatura's
+    document and what was read from the page before pruning."""
+
+    url: str
+    tree: HtmlElement
+    doc: Any
+    canonical: str | None
+    page_captions: PageCaptions
+    declared_articles: list[dict[str, Any]]
+    jsonld_lines: list[str]
+
+
 def _extract(
-    html: bytes | str, url: str, boilerplate: frozenset[str], charset: str | None = None
+    html: bytes | str,
+    url: str,
+    boilerplate: frozenset[str],
+    charset: str | None = None,
+    disabled: frozenset[str] = frozenset(),
 ) -> ExtractedArticle:
+    ready = _prepare(html, url, charset, disabled)
+    if isinstance(ready, ExtractedArticle):
+        return ready
+    return _finish(ready, boilerplate, disabled)
+
+
+def _prepare(
+    html: bytes | str, url: str, charset: str | None, disabled: frozenset[str]
+) -> _Prepared | ExtractedArticle:
+    """Decode, parse once, read captions/JSON-LD/canonical, prune, run trafilatura; an
+    ``ExtractedArticle`` with ``error`` when the page is not HTML."""
     import trafilatura
     from trafilatura.metadata import extract_metadata
 
@@ -264,7 +336,7 @@ def _extract(
     page_captions = collect_captions(tree, url, candidates)
     declared_articles = jsonld_articles(tree)  # parsed once, read for body, date, authors, sections
     jsonld_lines = jsonld_body_lines(declared_articles)
-    _prune(candidates)
+    _prune(candidates, disabled)
 
     doc = trafilatura.bare_extraction(
         tree,
@@ -278,6 +350,15 @@ def _extract(
         # No body block found; the metadata is still worth having if JSON-LD declares the body.
         doc = extract_metadata(copy(tree), url, DATE_PARAMS)
         doc.text = ""
+    return _Prepared(url, tree, doc, canonical, page_captions, declared_articles, jsonld_lines)
+
+
+def _finish(
+    ready: _Prepared, boilerplate: frozenset[str], disabled: frozenset[str]
+) -> ExtractedArticle:
+    """Metadata, the line rules, the JSON-LD body choice and per-source boilerplate."""
+    tree, doc, declared_articles = ready.tree, ready.doc, ready.declared_articles
+    page_captions, url = ready.page_captions, ready.url
     title = _page_title(tree, " ".join((doc.title or "").split()) or None)
     sitename = " ".join((doc.sitename or "").split()) or None
     publishers = (sitename, meta_content(tree, "og:site_name"))
@@ -291,10 +372,11 @@ def _extract(
         page_prose=lambda: page_prose(tree),
         authors=authors,
         sections=declared_sections(tree, declared_articles),
+        disabled=disabled,
     )
     lines = clean((doc.text or "").split("\n"))
-    if jsonld_lines:
-        declared = clean(jsonld_lines)
+    if ready.jsonld_lines and "jsonld_body" not in disabled:
+        declared = clean(ready.jsonld_lines)
         if _words(declared) >= max(_JSONLD_MIN_WORDS, _JSONLD_FACTOR * _words(lines)):
             lines = declared
     hashes = [line_hash(ln) for ln in lines]
@@ -302,7 +384,7 @@ def _extract(
     text = "\n".join(lines)
     fields = {
         "url": url,
-        "canonical_url": canonical,
+        "canonical_url": ready.canonical,
         "title": title,
         "authors": authors,
         "published_at": published_at(tree, declared_articles, doc.date),
