@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from difflib import SequenceMatcher
+from typing import Protocol
 
 from newsflow.tasks.extract.clean_normalise import normalise_line
 
@@ -479,7 +480,7 @@ _SOCIAL_TOKENS = {
     "copied",
 }
 _TEASER_PREFIX = re.compile(
-    r"^\s*(?:read\s+more|read\s+next|read\s+also|also\s+read|see\s+also|related(?:\s+(?:articles?|stories|"
+    r"^\s*(?:read\s+more|read\s+next|read\s+also|also\s+read|see\s+also|see\s+more|related(?:\s+(?:articles?|stories|"
     r"coverage|content|reading))?|more(?:\s+on\s+this(?:\s+story)?)?|recommended(?:\s+reading)?|watch|listen|"
     r"most\s+read|trending|latest|editor[’']?s\s+picks?|don[’']?t\s+miss|must\s+read|opinion|explainer)"
     r"\s*(?::|\||»|>|›|–|—|-\s)",
@@ -550,17 +551,38 @@ def is_related_heading(line: str) -> bool:
     )
 
 
-def drop_related_tail(lines: Sequence[str]) -> list[str]:
+class TailDom(Protocol):
+    """What the page's DOM says about a candidate related-stories tail
+    (``clean_dom.TailEvidence``)."""
+
+    def separate_block(self, heading: str, tail: Sequence[str], body: Sequence[str]) -> bool: ...
+
+    def mostly_links(self, tail: Sequence[str]) -> bool: ...
+
+
+def drop_related_tail(lines: Sequence[str], dom: TailDom | None = None) -> list[str]:
     """Cut a block of other stories that the extractor appended after the article.
 
-    The cut starts at a related-content heading in the second half of the body, and only when every
-    line after it is teaser-sized (at most 35 words): a heading followed by longer paragraphs is the
-    article going on.
+    Candidates: a related-content heading in the second half of the body after which every line is
+    teaser-sized (at most 35 words; a longer paragraph is the article going on). With the page's
+    DOM (``dom``), a candidate is cut only on DOM evidence: the heading and its lines form a
+    container of their own that does not hold the article's opening, or most lines after it are
+    link texts. A "Read more" or "Related" box in the middle of the article, followed by its
+    ordinary short paragraphs, stays. Without a DOM (lines from elsewhere) the word-count test
+    alone decides.
     """
     n = len(lines)
     for i in range(max(1, n // 2), n):
-        if is_related_heading(lines[i]) and all(
-            len(ln.split()) <= _MAX_TEASER_WORDS for ln in lines[i + 1 :]
+        if not is_related_heading(lines[i]):
+            continue
+        tail = lines[i + 1 :]
+        if not all(len(ln.split()) <= _MAX_TEASER_WORDS for ln in tail):
+            continue
+        if (
+            dom is None
+            or not tail
+            or dom.separate_block(lines[i], tail, lines[:i])
+            or dom.mostly_links(tail)
         ):
             return list(lines[:i])
     return list(lines)
@@ -636,11 +658,12 @@ def clean_lines(
     page_prose: Callable[[], Collection[str]] | None = None,
     authors: Iterable[str] = (),
     sections: Iterable[str] = (),
+    dom: TailDom | None = None,
     disabled: Collection[str] = (),
 ) -> list[str]:
     """All generic rules in order: blank lines out, chrome, captions, credits, kicker, title echo,
-    repeats, related-stories tail, author bio. ``disabled`` names rules of ``CLEAN_RULES`` to skip
-    (only the benchmark's ablation does that).
+    repeats, related-stories tail (judged on ``dom`` evidence when given), author bio.
+    ``disabled`` names rules of ``CLEAN_RULES`` to skip (only the benchmark's ablation does that).
 
     Repeats go last so that the survivor of a duplicate pair is judged by the other rules first (a
     caption that appears twice disappears entirely instead of leaving one copy).
@@ -662,7 +685,7 @@ def clean_lines(
     if "repeats" in on:
         out = drop_repeated_lines(out)
     if "related_tail" in on:
-        out = drop_related_tail(out)
+        out = drop_related_tail(out, dom)
     if "author_bio" in on:
         out = drop_author_bio(out, authors)
     return out

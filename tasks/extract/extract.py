@@ -34,6 +34,7 @@ from newsflow.tasks.extract.clean_captions import (
     collect_captions,
     page_prose,
 )
+from newsflow.tasks.extract.clean_dom import TailEvidence
 from newsflow.tasks.extract.clean_jsonld import jsonld_articles, jsonld_body_lines
 from newsflow.tasks.extract.clean_lang import guess_language, normalise_language_tag
 from newsflow.tasks.extract.clean_meta import (
@@ -372,6 +373,7 @@ def _finish(
         page_prose=lambda: page_prose(tree),
         authors=authors,
         sections=declared_sections(tree, declared_articles),
+        dom=TailEvidence(tree),
         disabled=disabled,
     )
     lines = clean((doc.text or "").split("\n"))
