@@ -179,3 +179,16 @@ def test_runs_in_a_process_pool() -> None:
             timeout=120
         )
     assert remote == extract_article(page, "https://worldnewsdaily.example/e/1")
+
+
+def test_collapsed_and_tab_content_stays_while_hidden_copies_go() -> None:
+    art = extract_article(_page("tabs_hidden_panels.html"), "https://harbourpost.example/ferry")
+    assert art.error is None
+    # Tab panel and collapsed answer hidden until clicked: article text, kept.
+    assert "At weekends boats sail every forty minutes" in art.text
+    assert "Season tickets bought before Monday stay valid" in art.text
+    # The hidden lightbox copy of the visible caption, and the caption itself, are not body text.
+    assert "The Island Star leaving the north pier" not in art.text
+    assert [c.text for c in art.captions] == [
+        "The Island Star leaving the north pier on Friday morning."
+    ]

@@ -45,6 +45,7 @@ from newsflow.tasks.extract.clean_meta import (
     published_at,
     split_authors,
 )
+from newsflow.tasks.extract.clean_normalise import normalise_line
 from newsflow.tasks.fetch.charset import decode_html, sniff_binary
 
 # Settings measured on the dev set (benchmarks/extraction_quality.py): comments off, precision
@@ -67,11 +68,15 @@ DATE_PARAMS: dict[str, object] = {
 # Hidden copies (lightbox/gallery duplicates, screen-reader labels) and caption furniture are pruned
 # before the extractor sees the tree. trafilatura itself only drops ``display:none``/``aria-hidden``
 # and " hidden" classes with a leading space (docs/fetching.md). The candidates come from
-# clean_captions.candidate_elements (one XPath shared with the caption collector); the regexes below
-# decide.
-_HIDDEN_CLASS = re.compile(
-    r"(?:^|\s)(?:hidden|sr-only|visually-?hidden|visuallyhidden|screen-reader-text)(?:\s|$)", re.I
+# clean_captions.candidate_elements (one scan shared with the caption collector); the regexes below
+# decide. Screen-reader labels always go (they are never shown); an element hidden by the
+# ``hidden`` attribute or class goes only when it is a copy of text the page shows: tab panels and
+# collapsed sections ("read the full story", FAQ answers) hide article text until clicked.
+_SCREEN_READER_CLASS = re.compile(
+    r"(?:^|\s)(?:sr-only|visually-?hidden|visuallyhidden|screen-reader-text)(?:\s|$)", re.I
 )
+_HIDDEN_CLASS = re.compile(r"(?:^|\s)hidden(?:\s|$)", re.I)
+_INVISIBLE_TAGS = frozenset({"script", "style", "noscript", "template", "head"})
 _CAPTION_LIKE = re.compile(r"caption|bildtext|bildtekst|legende|photo-?credit|image-?credit", re.I)
 _CONTAINER_TAGS = {"html", "body", "article", "main"}
 _MAX_PRUNE_TEXT = 800  # caption-classed elements larger than this are containers, not captions
@@ -101,8 +106,51 @@ def _parse(html: bytes | str) -> HtmlElement | None:
     return tree if isinstance(tree, HtmlElement) else None
 
 
+def _is_screen_reader(el: HtmlElement) -> bool:
+    return bool(_SCREEN_READER_CLASS.search(el.get("class", "")))
+
+
 def _is_hidden(el: HtmlElement) -> bool:
     return el.get("hidden") is not None or bool(_HIDDEN_CLASS.search(el.get("class", "")))
+
+
+def _visible_text(tree: HtmlElement, hidden: list[HtmlElement]) -> str:
+    """The page's shown text, normalised and space-padded for whole-word containment tests:
+    everything outside ``hidden`` subtrees, scripts and styles."""
+    skip = set(hidden)
+    parts: list[str] = []
+    stack: list[HtmlElement] = [tree]
+    while stack:
+        el = stack.pop()
+        if el.tail and el is not tree:
+            parts.append(el.tail)  # a tail is shown even when its element is not
+        tag = el.tag
+        if not isinstance(tag, str) or tag in _INVISIBLE_TAGS or el in skip:
+            continue
+        if el.text:
+            parts.append(el.text)
+        stack.extend(reversed(el))
+    return f" {normalise_line(' '.join(parts))} "
+
+
+def _hidden_copies(tree: HtmlElement, hidden: list[HtmlElement]) -> list[HtmlElement]:
+    """The hidden elements whose text the page also shows (lightbox and gallery duplicates of a
+    caption, a sticky copy of the headline); empty ones go too, nothing to lose.
+
+    Hidden text shown nowhere else is content waiting for a click (a tab panel, a collapsed FAQ
+    answer) and stays; its ``hidden`` class token is removed so that trafilatura, which drops
+    elements classed " hidden", judges it like any other block."""
+    if not hidden:
+        return []
+    shown = _visible_text(tree, hidden)
+    out = []
+    for el in hidden:
+        key = normalise_line(el.text_content())
+        if not key or f" {key} " in shown:
+            out.append(el)
+        elif "class" in el.attrib:
+            el.set("class", " ".join(_HIDDEN_CLASS.sub(" ", el.get("class", "")).split()))
+    return out
 
 
 def _is_caption(el: HtmlElement) -> bool:
@@ -116,18 +164,24 @@ def _is_caption(el: HtmlElement) -> bool:
     return False
 
 
-def _prune(candidates: list[HtmlElement], disabled: frozenset[str] = frozenset()) -> None:
-    """Remove hidden copies and caption elements in place (the tree is ours, parsed for this call).
+def _prune(
+    tree: HtmlElement, candidates: list[HtmlElement], disabled: frozenset[str] = frozenset()
+) -> None:
+    """Remove screen-reader labels, hidden copies and caption elements in place (the tree is ours,
+    parsed for this call).
 
     Caption-classed elements with more than ``_MAX_PRUNE_TEXT`` characters are containers
     ("has-caption" wrappers around a whole article), so they stay.
     """
-    hidden = "prune_hidden" not in disabled
-    captions = "prune_captions" not in disabled
-    doomed = [
-        el for el in candidates if (hidden and _is_hidden(el)) or (captions and _is_caption(el))
-    ]
-    for el in doomed:
+    doomed: list[HtmlElement] = []
+    if "prune_hidden" not in disabled:
+        doomed += [el for el in candidates if _is_screen_reader(el)]
+        doomed += _hidden_copies(
+            tree, [el for el in candidates if _is_hidden(el) and not _is_screen_reader(el)]
+        )
+    if "prune_captions" not in disabled:
+        doomed += [el for el in candidates if _is_caption(el)]
+    for el in dict.fromkeys(doomed):
         parent = el.getparent()
         if parent is None:
             continue
@@ -337,7 +391,7 @@ def _prepare(
     page_captions = collect_captions(tree, url, candidates)
     declared_articles = jsonld_articles(tree)  # parsed once, read for body, date, authors, sections
     jsonld_lines = jsonld_body_lines(declared_articles)
-    _prune(candidates, disabled)
+    _prune(tree, candidates, disabled)
 
     doc = trafilatura.bare_extraction(
         tree,
