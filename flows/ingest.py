@@ -86,6 +86,7 @@ def ingest_stages(
         )
         with progress.progress("Fetching pages", pages) as bar:
             run_batches(warehouse, run_id, jobs, config, boilerplate, summary, bar, pool, frames)
+    warehouse.save_run_boilerplate(run_id, boilerplate)  # grown by the run's own articles
     summary.new_pages, summary.new_page_errors = first_try_errors(
         entries, tried_before, summary.page_errors
     )

@@ -96,3 +96,44 @@ def strip_boilerplate(lines: Sequence[str], boilerplate: frozenset[str]) -> list
         for line in lines
         if len(line.split()) > MAX_CHROME_WORDS or line_hash(line) not in boilerplate
     ]
+
+
+class RunBoilerplate(dict[str, frozenset[str]]):
+    """Each source's boilerplate during one run: what its stored articles taught (the sets the
+    run starts with) plus what the articles extracted so far in this run teach, under the same
+    thresholds.
+
+    A new source has no stored articles, so without the second part its first run would keep
+    every newsletter promo and footer for good. Counting the run's own articles, a line in
+    ``max(min_docs, ceil(min_share * n))`` of the ``n`` articles of a source seen so far in the
+    run is boilerplate, exactly as if those articles had been stored by an earlier run. It is the
+    plain source → set mapping every reader expects, grown in place by ``observe``, which the
+    extract stage calls after each batch (``tasks.extract_batch``).
+    """
+
+    def __init__(
+        self,
+        stored: Mapping[str, frozenset[str]],
+        *,
+        min_docs: int = DEFAULT_MIN_DOCS,
+        min_share: float = DEFAULT_MIN_SHARE,
+    ) -> None:
+        super().__init__(stored)
+        self._stored = dict(stored)
+        self._min_docs = min_docs
+        self._min_share = min_share
+        self._n_docs: Counter[str] = Counter()
+        self._doc_freq: dict[str, Counter[str]] = {}
+
+    def observe(self, source: str, doc_line_hashes: Iterable[Sequence[str]]) -> frozenset[str]:
+        """Count articles of ``source`` extracted in this run (one sequence of line hashes
+        each; every article once) and return the source's set now."""
+        freq = self._doc_freq.setdefault(source, Counter())
+        for hashes in doc_line_hashes:
+            self._n_docs[source] += 1
+            freq.update({h for h in hashes if h})
+        learnt = learn_from_counts(
+            self._n_docs[source], freq, min_docs=self._min_docs, min_share=self._min_share
+        )
+        self[source] = self._stored.get(source, frozenset()) | learnt
+        return self[source]

@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from newsflow.schemas.records import ExtractedArticle, Page
 from newsflow.tasks.extract import boilerplate, transform
+from newsflow.tasks.extract.boilerplate import RunBoilerplate
 from newsflow.tasks.extract.extract import release_caches
 from newsflow.tasks.warehouse.warehouse import Warehouse
 
@@ -42,6 +43,8 @@ def extract_batch(
             extracted = transform.extract_many(html_pages, boilerplate, executor=pool)
         if pool is None:  # extracted here; this process validates and loads next
             release_caches()
+    if isinstance(boilerplate, RunBoilerplate):
+        extracted = learn_in_run(html_pages, extracted, boilerplate)
     rows: list[dict[str, Any]] = []
     errors: dict[str, str] = {}
     line_hashes: dict[str, list[str]] = {}
@@ -61,13 +64,46 @@ def extract_batch(
     return rows, errors, line_hashes
 
 
-def source_boilerplate(warehouse: Warehouse, sources: Sequence[str]) -> dict[str, frozenset[str]]:
+def learn_in_run(
+    pages: Sequence[Page], extracted: Sequence[ExtractedArticle], learnt: RunBoilerplate
+) -> list[ExtractedArticle]:
+    """Count a batch's articles into the run's per-source boilerplate, then strip from each
+    what its source's set now holds: the pages were extracted with the set as it stood before
+    this batch, so a footer that only this batch's articles together reveal goes too. An
+    article left without text becomes the same error ``extract_article`` gives."""
+    by_source: dict[str, list[list[str]]] = {}
+    for page, article in zip(pages, extracted, strict=True):
+        if not article.error:
+            by_source.setdefault(page.source, []).append(article.line_hashes)
+    for source, hashes in by_source.items():
+        learnt.observe(source, hashes)
+    out = []
+    for page, article in zip(pages, extracted, strict=True):
+        chrome = learnt.get(page.source, frozenset())
+        if article.error or not chrome:
+            out.append(article)
+            continue
+        lines = boilerplate.strip_boilerplate(article.text.split("\n"), chrome)
+        text = "\n".join(lines)
+        if text == article.text:
+            out.append(article)
+        elif text.strip():
+            out.append(article.model_copy(update={"text": text}))
+        else:
+            reason = "no article text left after cleaning (only title, captions or page chrome)"
+            out.append(article.model_copy(update={"text": "", "error": reason}))
+    return out
+
+
+def source_boilerplate(warehouse: Warehouse, sources: Sequence[str]) -> RunBoilerplate:
     """Each source's boilerplate as learnt from its stored articles now: the set its last run
     applied where no article of it was seen or changed since, else learnt again from counts
     the warehouse makes for all those sources in one query (``boilerplate.learn_from_counts``).
-    A source with no stored article has none."""
+    A source with no stored article starts with none. The result grows during the run with what
+    the run's own articles teach (``boilerplate.RunBoilerplate``, same thresholds), so a new
+    source is clean on its first run."""
     kept = warehouse.unchanged_boilerplate(sources)
     stale = [s for s in sources if s not in kept]
     counts = warehouse.line_doc_frequencies(stale, min_docs=boilerplate.DEFAULT_MIN_DOCS)
     learnt = {s: boilerplate.learn_from_counts(*counts.get(s, (0, {}))) for s in stale}
-    return {s: kept[s] if s in kept else learnt[s] for s in sources}
+    return RunBoilerplate({s: kept[s] if s in kept else learnt[s] for s in sources})
