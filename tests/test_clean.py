@@ -277,3 +277,10 @@ def test_clean_lines_is_idempotent() -> None:
     extracted = [TITLE, CAPTION, "TT", *BODY, "Share", BODY[0]]
     once = clean_lines(extracted, titles=[TITLE], captions=[CAPTION])
     assert clean_lines(once, titles=[TITLE], captions=[CAPTION]) == once == BODY
+
+
+def test_a_one_word_quoted_reply_is_not_chrome() -> None:
+    # An interview's answer in German quotes ("– „Ok.“"): a sentence, however short.
+    assert not is_chrome_line("– „Ok.“")
+    assert not is_chrome_line("“No.”")
+    assert is_chrome_line("TT")

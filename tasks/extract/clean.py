@@ -497,6 +497,14 @@ _PROMO_PREFIX = re.compile(
 _MAX_CHROME_PROMO_WORDS = 25
 
 
+_CLOSERS = " \t\"'”“„»«’‘)]"
+
+
+def _ends_sentence(line: str) -> bool:
+    """Ends with sentence punctuation, inside closing quotes or brackets too ('– „Ok.“')."""
+    return line.rstrip(_CLOSERS).endswith((".", "!", "?", "…"))
+
+
 def is_chrome_line(line: str) -> bool:
     """Short page furniture that is not a sentence of the article.
 
@@ -508,7 +516,7 @@ def is_chrome_line(line: str) -> bool:
       up", "Subscribe", "Follow us on", "Click here" … of at most 25 words.
     """
     n = normalise_line(line)
-    if len(n.replace(" ", "")) <= 2 and not line.rstrip().endswith((".", "!", "?")):
+    if len(n.replace(" ", "")) <= 2 and not _ends_sentence(line):
         return True
     if n in _CHROME_EXACT:
         return True
