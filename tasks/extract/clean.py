@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Protocol
 
 from newsflow.tasks.extract.clean_normalise import normalise_line
@@ -87,11 +88,13 @@ _TRAILING_CREDIT = [
 ]
 
 
+@lru_cache(maxsize=16384)
 def split_credit(text: str) -> tuple[str, str | None]:
     """Split a caption into (caption, credit): "A crowd. Photo: X / AFP" → ("A crowd.", "X / AFP").
 
     Applied repeatedly so "Caption. REUTERS/Name (Reuters)" loses both; "Photo:"-style prefixes are
     stripped from the credit, parentheses dropped. A text that is only a credit gives ("", credit).
+    Memoised: the caption, credit-line and caption-line rules all split the same lines.
     """
     caption = " ".join(text.split())
     credits: list[str] = []

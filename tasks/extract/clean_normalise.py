@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 _ASCII_NON_WORD = re.compile(r"[^a-z0-9]+")
 # Combining marks live in the first two planes and among the variation selectors of plane 14.
@@ -43,9 +43,11 @@ def _non_word(planes: tuple[range, ...] = _MARK_PLANES) -> re.Pattern[str]:
     return re.compile(f"(?:[^\\w{marks}]|_)+")
 
 
+@lru_cache(maxsize=16384)
 def normalise_line(line: str) -> str:
     """Comparison key of a line: NFKC, casefold, letters/digits (and their marks) only, single
-    spaces."""
+    spaces. Memoised: every rule asks for the keys of the same lines (a pure function, so a
+    cached answer never changes an output)."""
     if line.isascii():
         return _ASCII_NON_WORD.sub(" ", line.lower()).strip()
     folded = unicodedata.normalize("NFKC", line).casefold()
