@@ -717,10 +717,10 @@ def main(argv: list[str] | None = None) -> int:
     assert set1.best.options is not None
     set2 = snippet_set(args, set1.best.options, newsflow)
     checks = acceptance_checks(set1, time_ratio) + acceptance_checks(set2)
+    print_acceptance(checks)  # before the ablation, which takes about four newsflow passes
     ablation = [] if args.no_ablation else run_ablation([set1, set2])
     if ablation:
         print_ablation(ablation, [set1.name, set2.name])
-    print_acceptance(checks)
     if args.json:
         figures = {
             "trafilatura": trafilatura.__version__,
