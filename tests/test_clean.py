@@ -284,3 +284,17 @@ def test_a_one_word_quoted_reply_is_not_chrome() -> None:
     assert not is_chrome_line("– „Ok.“")
     assert not is_chrome_line("“No.”")
     assert is_chrome_line("TT")
+
+
+def test_a_table_layout_line_ending_in_the_site_copyright_is_not_a_caption() -> None:
+    # A table-layout blog post: the extractor gives one line holding the whole post, closed by
+    # the site's copyright notice.
+    line = (
+        "Zusammenarbeit Shuji ./. Walter April 2018 I Posted 11. April 2018 by Walter von Aachen "
+        "Standorte Shuji: Japan. Walter: Deutschland. Filmmaterial Fuji X-TRA 400. Kameras Shuji: "
+        "Widelux. Walter: PENTAX Z-1 p. Belichtungsfolge Shuji. Walter. Copyright © 2018. All "
+        "Rights Reserved."
+    )
+    assert drop_credit_lines([line]) == [line]
+    # A caption that closes with a photographer's copyright still goes.
+    assert drop_credit_lines(["Boats in the harbour at dawn. © Jane Doe/Harbour Post"]) == []

@@ -192,3 +192,23 @@ def test_collapsed_and_tab_content_stays_while_hidden_copies_go() -> None:
     assert [c.text for c in art.captions] == [
         "The Island Star leaving the north pier on Friday morning."
     ]
+
+
+def test_a_table_wrapped_in_a_figure_is_article_content() -> None:
+    html = (
+        b"<html><head><title>Coinbase vs Coinbase Pro</title></head><body><article>"
+        b"<h1>Coinbase vs Coinbase Pro</h1>"
+        b"<p>Coinbase and Coinbase Pro are two of the most popular cryptocurrency exchanges, "
+        b"run by the same company but aimed at different kinds of traders and investors.</p>"
+        b"<figure class='comparison-table'><table><tr><th>Fee</th><th>Coinbase</th></tr>"
+        b"<tr><td>SEPA withdrawal</td><td>1 GBP withdrawal fee for every transfer</td></tr>"
+        b"</table></figure>"
+        b"<figure><img src='/a.jpg'><figcaption>The Coinbase app on a phone screen.</figcaption>"
+        b"</figure>"
+        b"<p>Both platforms let users buy, sell and store digital currencies, but their fees "
+        b"differ considerably depending on the amount and the payment method chosen.</p>"
+        b"</article></body></html>"
+    )
+    art = extract_article(html, "https://money.example/coinbase")
+    assert "1 GBP withdrawal fee for every transfer" in art.text
+    assert "The Coinbase app on a phone screen" not in art.text

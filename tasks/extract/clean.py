@@ -125,15 +125,21 @@ def is_credit_line(line: str) -> bool:
     return credit is not None and not normalise_line(caption)
 
 
+# "© 2018. All rights reserved.": the site's copyright notice, which closes a page, not a picture.
+_SITE_COPYRIGHT = re.compile(r"\ball\s+rights\s+reserved\b|\balle\s+rechte\s+vorbehalten\b", re.I)
+
+
 def ends_with_photo_credit(line: str) -> bool:
     """A line that ends in a photographer credit ("… 2024. REUTERS/Name", "… (AP Photo/Evan Vucci)",
     "… Photograph: Name/Agency"): that syntax only ever closes a picture caption, never reporting.
+    A site copyright notice at the end ("© 2018. All rights reserved.") is not a photo credit: on
+    table-layout pages it closes the one line that holds the whole article.
     """
     stripped = " ".join(line.split())
     if len(stripped.split()) > 80:
         return False
     _, credit = split_credit(stripped)
-    if credit is None:
+    if credit is None or _SITE_COPYRIGHT.search(credit):
         return False
     return bool(
         re.search(r"/|\bvia\b|\bPhoto\b|©", credit)

@@ -158,7 +158,11 @@ def _hidden_copies(tree: HtmlElement, hidden: list[HtmlElement]) -> list[HtmlEle
 
 def _is_caption(el: HtmlElement) -> bool:
     tag = el.tag
-    if tag in ("figure", "figcaption") or el.get("itemprop") == "caption":
+    if tag == "figure":
+        # A figure is picture furniture only when it holds a picture: sites also wrap tables
+        # (fee comparisons, results) in <figure>, and those are article content.
+        return next(el.iter("table"), None) is None
+    if tag == "figcaption" or el.get("itemprop") == "caption":
         return True
     if tag in _CONTAINER_TAGS:
         return False
