@@ -212,3 +212,12 @@ def test_a_table_wrapped_in_a_figure_is_article_content() -> None:
     art = extract_article(html, "https://money.example/coinbase")
     assert "1 GBP withdrawal fee for every transfer" in art.text
     assert "The Coinbase app on a phone screen" not in art.text
+
+
+def test_text_comes_back_in_nfc() -> None:
+    # U+09DF (Bengali YYA) is a composition exclusion: NFC spells it U+09AF U+09BC.
+    para = "\u0995\u09c1\u09b7\u09cd\u099f\u09bf\u09df\u09be " * 30
+    html = f"<html><body><article><p>{para}</p><p>{para}</p></article></body></html>"
+    art = extract_article(html.encode("utf-8"), "https://bd.example/a")
+    assert art.text and "\u09df" not in art.text
+    assert "\u09af\u09bc" in art.text

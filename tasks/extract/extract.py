@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -496,7 +497,10 @@ def _finish(
             lines = declared
     hashes = [line_hash(ln) for ln in lines]
     lines = strip_boilerplate(lines, boilerplate)
-    text = "\n".join(lines)
+    # NFC, as trafilatura's own ``extract`` returns text: bare_extraction does not normalise, and
+    # the same word in two Unicode forms (a Bengali nukta letter precomposed or not) would not match
+    # a search or a comparison.
+    text = unicodedata.normalize("NFC", "\n".join(lines))
     fields = {
         "url": url,
         "canonical_url": ready.canonical,
