@@ -39,6 +39,7 @@ from newsflow.schemas.config import Config, ConfigError, load_config
 from newsflow.tasks.quality import gate
 from newsflow.tasks.quality.gate import QualityReport
 from newsflow.tasks.quality.tasks import announce
+from newsflow.tasks.report.write import write_after_run
 from newsflow.tasks.warehouse.warehouse import LoadCounts, Warehouse
 from newsflow.tasks.warehouse.writer import open_for_writing
 
@@ -247,7 +248,7 @@ def failed_state(exc: Exception) -> Any:
 
 
 def conclude(run: Run[Any], report: QualityReport) -> None:
-    """Gate → announce → finish → publish, in that order for every flow."""
+    """Gate → announce → finish → publish → health report, in that order for every flow."""
     summary, warehouse = run.summary, run.warehouse
     gate.apply_to_summary(report, summary)
     with summary.timed("alerts"):
@@ -263,3 +264,5 @@ def conclude(run: Run[Any], report: QualityReport) -> None:
         warehouse.publish()
     if warehouse.last_publish:
         summary.published = asdict(warehouse.last_publish)
+    with summary.timed("report"):  # the health report beside the Data Docs; never raises
+        write_after_run(run.config, warehouse.published)
