@@ -152,6 +152,7 @@ def check_timeline(evaluations: Sequence[CheckEvaluation]) -> str | None:
     labels = labels[::-1]  # the first label on top
     import matplotlib.dates as mdates
     from matplotlib.collections import LineCollection
+    from matplotlib.lines import Line2D
 
     segments: dict[bool, list[Any]] = {True: [], False: []}
     points: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
@@ -162,6 +163,7 @@ def check_timeline(evaluations: Sequence[CheckEvaluation]) -> str | None:
             points[evaluation.success].append((times[i], y))
             if i + 1 < len(rows):
                 segments[evaluation.success].append([(times[i], y), (times[i + 1], y)])
+    legend: list[Any] = []
     with _figure("checks", 9, 1.0 + 0.22 * len(labels)) as (_fig, axes, out):
         for success, colour in ((True, PASS_COLOUR), (False, FAIL_COLOUR)):
             kind = "passed" if success else "failed"
@@ -170,15 +172,19 @@ def check_timeline(evaluations: Sequence[CheckEvaluation]) -> str | None:
                 lines.set_gid(f"{kind}-stretches")
                 axes.add_collection(lines)
             marker, size = ("o", 14) if success else ("X", 30)
-            xs = [x for x, _ in points[success]]
-            ys = [y for _, y in points[success]]
-            dots = axes.scatter(xs, ys, color=colour, marker=marker, s=size, zorder=3, label=kind)
-            dots.set_gid(f"{kind}-evaluations")
+            if points[success]:
+                xs = [x for x, _ in points[success]]
+                ys = [y for _, y in points[success]]
+                dots = axes.scatter(xs, ys, color=colour, marker=marker, s=size, zorder=3)
+                dots.set_gid(f"{kind}-evaluations")
+            legend.append(Line2D([], [], color=colour, marker=marker, ls="", label=kind))
         axes.xaxis_date(tz=UTC)
         axes.autoscale_view()
         axes.set_yticks(range(len(labels)), labels, fontsize=7)
         axes.set_ylim(-0.7, len(labels) - 0.3)
-        axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+        axes.legend(
+            handles=legend, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False
+        )
         _date_axis(axes, with_time=True)
     return out[0]
 
