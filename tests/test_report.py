@@ -33,6 +33,7 @@ from newsflow.tasks.quality.gate import data_docs_dir
 from newsflow.tasks.quality.gx_offline import offline_source
 from newsflow.tasks.report.render import render_report
 from newsflow.tasks.report.write import REPORT_NAME
+from newsflow.tasks.warehouse.warehouse import Warehouse
 from tests.warehouse_demo import demo_warehouse
 
 DEMO_SOURCES = ("harbor-gazette", "north-star-wire", "valley-courier")
@@ -205,9 +206,14 @@ def test_data_docs_index_lists_the_validations_in_chromium_offline(demo, proxy, 
 # -- expected failures and the empty warehouse ---------------------------------------------
 
 
-def test_an_empty_warehouse_gives_a_page_that_says_so(tmp_path, capsys):
+@pytest.mark.parametrize("kind", ["no tables", "migrated, never run"])
+def test_an_empty_warehouse_gives_a_page_that_says_so(tmp_path, capsys, kind):
     db = tmp_path / "empty.duckdb"
-    duckdb.connect(str(db)).close()
+    if kind == "no tables":
+        duckdb.connect(str(db)).close()
+    else:
+        with Warehouse.open(db, lock_timeout_s=5) as warehouse:
+            warehouse.publish()
     out = tmp_path / "report.html"
     assert main(["report", "--db", str(db), "--output", str(out)]) == 0
     page = out.read_text(encoding="utf-8")
