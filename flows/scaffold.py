@@ -2,10 +2,12 @@
 drift apart in how they start and end:
 
 open the warehouse for writing → record the run → the flow's own stages → the data-quality
-gate → announce → finish the run record → publish the snapshot → the final state.
+gate → announce → finish the run record → publish the snapshot → the health report → the final
+state.
 
 Announcing comes before publishing so that the snapshot analysts read holds this run's
-``alert_log`` and ``notified_state`` together with its ``dq_results``.
+``alert_log`` and ``notified_state`` together with its ``dq_results``; the health report
+(``tasks/report/``) reads that snapshot, so it comes after, and only ever warns.
 
 A run that fails (the warehouse cannot be opened, a DuckDB error, a full disk, a crash in a
 stage) is recorded as failed and ends in a Failed state carrying
