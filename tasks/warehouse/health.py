@@ -5,8 +5,10 @@ published snapshot, as the typed records of ``schemas/health.py``.
 Read-only on the snapshot, like an analyst: the report never waits for a run and never blocks
 one. The time window is counted back from the newest row of each table, not from the clock,
 so a warehouse that has not run for a while (or a demo site with fixed dates) still shows its
-last weeks instead of an empty page. Each query is bounded (a window and a row cap), so the
-report of a warehouse that has run every 15 minutes for years costs what its window holds.
+last weeks instead of an empty page. The reads that grow with every run (runs, check
+evaluations, articles per day, alerts) are bounded by the window and a row cap, so the report of
+a warehouse that has run every 15 minutes for years costs what its window holds; the others
+hold one row per source or per check and source.
 
 A file without newsflow's tables (created but never run, or not a newsflow warehouse) reads
 as an empty :class:`WarehouseHealth`; the report then says there is nothing to show yet.
