@@ -241,6 +241,7 @@ def drop_kicker(
 # --------------------------------------------------------------------------------------------------
 # Repeated lines
 
+
 def drop_repeated_lines(lines: Sequence[str]) -> list[str]:
     """Keep the first of lines that are equal after normalisation, dropping copies only: what a
     copy is (a paragraph said twice, a short line doubled in place) is defined once in
