@@ -131,6 +131,13 @@ def test_no_demo_article_carries_the_newsletter_line(con):
         assert not {_norm(p) for p in promos} & {_norm(line) for line in text.split("\n")}, url
 
 
+def test_demo_articles_are_clean_and_say_where_their_date_is_from(con):
+    rows = con.execute("SELECT quality_flags, published_at_source FROM articles").fetchall()
+    assert len(rows) >= 25
+    assert all(flags == [] for flags, _ in rows)
+    assert {source for _, source in rows} <= {"json-ld", "meta"}
+
+
 def test_the_same_article_in_two_feeds_is_one_row(demo_runs, con):
     cross = next(m for m in MANIFEST if m["kind"] == "cross_feed")
     rows = con.execute(
