@@ -347,6 +347,9 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
                 "first_seen_at": now,
                 "last_seen_at": now,
                 "run_id": run_id,
+                # after run_id, in the table's column order (schema 10 added them last)
+                "published_at_source": r.get("published_at_source"),
+                "quality_flags": list(r.get("quality_flags") or ()),
             }
             for r in rows
         ]
@@ -381,7 +384,9 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
                         last_seen_at = CASE WHEN ? OR a.content_hash <> excluded.content_hash
                                             THEN excluded.last_seen_at ELSE a.last_seen_at END,
                         run_id = CASE WHEN ? OR a.content_hash <> excluded.content_hash
-                                      THEN excluded.run_id ELSE a.run_id END
+                                      THEN excluded.run_id ELSE a.run_id END,
+                        quality_flags = excluded.quality_flags,
+                        published_at_source = excluded.published_at_source
                     """,
                     [touch_unchanged, touch_unchanged],
                 )
