@@ -44,6 +44,7 @@ from newsflow.tasks.warehouse.feed_store import FeedStore
 from newsflow.tasks.warehouse.metrics import TableMetrics
 from newsflow.tasks.warehouse.migrate import available_migrations, current_version, migrate
 from newsflow.tasks.warehouse.page_store import PageStore
+from newsflow.tasks.warehouse.restore import restore_from_snapshot
 from newsflow.tasks.warehouse.story_store import StoryStore
 
 
@@ -146,6 +147,14 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
         check_free_space(published_path)
         published_path.parent.mkdir(parents=True, exist_ok=True)
         existed = working.exists()
+        if not existed and published_path.is_file():  # the working file is gone, not new
+            restored = restore_from_snapshot(published_path, working)
+            existed = True
+            snapshot.warn(
+                f"the working file {working} was missing: restored it from the snapshot "
+                f"{published_path} ({restored} articles, run history and first_seen_at kept; "
+                "the HTML archive starts again with the next fetch)"
+            )
         con = connect_with_wait(working, lock_timeout_s, memory_limit)
         try:
             migrate(con)
