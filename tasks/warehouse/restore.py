@@ -49,10 +49,10 @@ ON CONFLICT DO NOTHING
 """
 
 
-def restore_from_snapshot(snapshot: Path, working: Path) -> int:
+def restore_from_snapshot(snapshot: Path, working: Path) -> int | None:
     """Write ``working`` from ``snapshot`` (see the module's docstring); returns the number of
-    articles restored. ``working`` must not exist (FileExistsError if another process made it
-    meanwhile)."""
+    articles restored, or None when another run made ``working`` meanwhile (then that file
+    stands: DuckDB's lock decides who writes it next)."""
     partial = working.with_name(f".{working.name}.{os.getpid()}.restoring")
     for leftover in (partial, Path(f"{partial}.wal")):
         leftover.unlink(missing_ok=True)
@@ -76,8 +76,12 @@ def restore_from_snapshot(snapshot: Path, working: Path) -> int:
             articles = con.execute("SELECT count(*) FROM articles").fetchone()
             con.execute("DETACH restored")
             con.execute("CHECKPOINT")
-        os.link(partial, working)  # never over a working file another process made meanwhile
-        partial.unlink()
+        try:
+            os.link(partial, working)  # never over a working file another run made meanwhile
+        except FileExistsError:  # another run restored it first: theirs it is
+            return None
+        finally:
+            partial.unlink()
     except BaseException:
         for leftover in (partial, Path(f"{partial}.wal")):
             leftover.unlink(missing_ok=True)
