@@ -38,10 +38,10 @@ import duckdb  # noqa: E402
 from corpus import BenchSite  # noqa: E402
 from hostile_memory import sampled  # noqa: E402
 
-#: What the process holds beside DuckDB's buffer pool: the interpreter with Prefect, GX,
-#: pandas, trafilatura and DuckDB's own code (~350 MB measured as the baseline), the
-#: extraction workers, and a batch of HTML with its extracted text and GX frames.
-PYTHON_OVERHEAD_MB = 700
+#: What the process tree holds beside DuckDB's buffer pool: the interpreter with Prefect, GX,
+#: pandas, trafilatura and DuckDB's own code (431 MB measured as the baseline, a reprocess of
+#: no page), the extraction workers, and a batch of HTML with its extracted text and GX frames.
+PYTHON_OVERHEAD_MB = 500
 
 
 def _megabytes(size: str) -> float:
@@ -65,7 +65,11 @@ def write_config(path: Path, db: Path, hosts: list[tuple[str, int]], args: argpa
         f"max_workers = {len(hosts)}",
     ]
     for h, (address, port) in enumerate(hosts):
-        lines += ["[[sources]]", f'name = "bench-{h}"', f'feed = "http://{address}:{port}/feed.xml"']
+        lines += [
+            "[[sources]]",
+            f'name = "bench-{h}"',
+            f'feed = "http://{address}:{port}/feed.xml"',
+        ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
