@@ -84,7 +84,7 @@ def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or "no message"
     kind = type(exc).__name__
     line = text if text.startswith(kind) else f"{kind}: {text}"
-    if is_disk_full(exc):
+    if is_disk_full(exc) and "free some space" not in line:  # (the check at open says it)
         line = f"the disk is full ({line}); free some space and run again: {DISK_FULL_ADVICE}"
     return line if len(line) <= _MAX_CAUSE else line[: _MAX_CAUSE - 1] + "…"
 

@@ -16,6 +16,7 @@ run sends just before it finishes its record and publishes.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import random
 import shutil
@@ -29,6 +30,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from newsflow.flows.failure import DiskFullTaskLogs, one_line
 from newsflow.tasks.warehouse.warehouse import working_path
 from tests.servers import LoopbackServer, Response
 
@@ -314,3 +316,30 @@ def test_a_disk_that_fills_during_a_run(site, clean_run, small_disk, moment, kee
     assert code in (0, 1), stderr[-3000:]
     assert _tables(disk.copy("w.work.duckdb")) == clean_run
     assert _snapshot_tables(disk.copy("w.duckdb")) == clean_run[:2]
+
+
+def test_a_full_disk_is_said_in_words_and_other_causes_are_kept():
+    wal = "/d/w.work.duckdb.wal"
+    duck = duckdb.IOException(f'Could not write file "{wal}": No space left on device')
+    assert one_line(duck).startswith("the disk is full (IOException: ")
+    assert wal in one_line(duck)
+    assert one_line(OSError(errno.ENOSPC, "No space left on device", "/d/x")).startswith(
+        "the disk is full"
+    )
+    refused = OSError(errno.ENOSPC, "only 4.0 MiB free …: free some space and run again", "/d")
+    assert one_line(refused).startswith("OSError: [Errno 28] only 4.0 MiB free")  # as it was
+    assert one_line(OSError(errno.EACCES, "Permission denied", "/d")).startswith("PermissionError")
+
+
+def test_prefects_task_run_errors_of_a_full_disk_are_dropped_and_others_kept():
+    drop = DiskFullTaskLogs()
+
+    def record(message: str, exc: BaseException | None = None, level: int = logging.ERROR):
+        info = (type(exc), exc, None) if exc else None
+        return logging.LogRecord("prefect.task_runs", level, __file__, 1, message, (), info)
+
+    full = duckdb.TransactionException("Failed to commit: … No space left on device")
+    assert not drop.filter(record("Task run failed with exception: …", full))
+    assert not drop.filter(record("Finished in state Failed('… No space left on device')"))
+    assert drop.filter(record("Task run failed with exception: …", KeyError("url")))
+    assert drop.filter(record("No space left on device", level=logging.WARNING))
