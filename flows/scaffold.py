@@ -33,6 +33,7 @@ from newsflow.flows.failure import (
     NothingWorked,
     RunFailed,
     one_line,
+    quiet_disk_full_task_logs,
     stage_name,
 )
 from newsflow.flows.outcome import dead_run_reason
@@ -178,6 +179,7 @@ def run_flow(
     :class:`~newsflow.flows.failure.CriticalChecksFailed`), or a Failed state carrying
     :class:`RunFailed` when a stage raised (a direct call raises that)."""
     started = time.monotonic()
+    quiet_disk_full_task_logs()  # a full disk is one line, not a task's traceback
     config = config or load_config(config_path)
     db_path = db or config.warehouse.path
     summary = summary_type(run_id=current_run_id(), db=db_path)
