@@ -226,10 +226,21 @@ def _run_stages(
         except BaseException as exc:
             # A full disk or a DuckDB fatal error can leave the connection unusable: the run
             # record is then best effort, and must never hide the cause.
+            status, message = ended_by(exc)
             with suppress(Exception):
-                warehouse.finish_run(run.run_id, "failed", summary.counts(), one_line(exc))
+                warehouse.finish_run(run.run_id, status, summary.counts(), message)
             raise
     return report
+
+
+def ended_by(exc: BaseException) -> tuple[str, str]:
+    """The ``pipeline_runs`` status and message of a run a stage ended by raising ``exc``:
+    ``cancelled`` when a person stopped it (Ctrl-C raises KeyboardInterrupt; the CLI turns
+    SIGTERM into a subclass of it, whose message says so), ``failed`` for everything else.
+    What the cancelled run finished stays: each batch's outcome is committed with it."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "cancelled", str(exc) or "interrupted (Ctrl-C)"
+    return "failed", one_line(exc)
 
 
 def _failed_state(summary: FlowSummary, exc: Exception) -> Any:
