@@ -134,11 +134,17 @@ def make_pool(pages: int) -> ProcessPoolExecutor | None:
 
 
 def _exit_with_parent(parent: int, poll_s: float = 1.0) -> None:
-    """In each worker: exit when the run's process is gone. A worker blocks reading its task
-    queue, whose write end it holds too, so a run killed with ``-9`` would otherwise leave its
-    workers (and their copies of the run's stdout) alive for good."""
+    """In each worker: ignore Ctrl-C, and exit when the run's process is gone. A worker
+    blocks reading its task queue, whose write end it holds too, so a run killed with ``-9``
+    would otherwise leave its workers (and their copies of the run's stdout) alive for good."""
+    import signal
     import threading
     import time
+
+    # Ctrl-C reaches every process of the terminal's foreground group: the run's process
+    # handles it (one line, the run recorded cancelled) and ends the pool; a worker stopping
+    # on it too would only print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:
