@@ -63,3 +63,13 @@ def stop_local_server(home: Path) -> None:
 
     if home.is_dir():
         stop(force=True, home=home)
+
+
+def ctrl_c_reaches_it() -> None:
+    """``preexec_fn`` of a command a test will Ctrl-C: SIGINT back to its default before
+    ``exec``. A test session started in the background by a non-interactive shell inherits
+    SIGINT *ignored*, its children too, and Python then installs no KeyboardInterrupt handler:
+    the command would never see the Ctrl-C a user's terminal delivers."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -33,7 +33,7 @@ import pytest
 from newsflow.ops.prefect_server import local_server
 from newsflow.tasks.warehouse.warehouse import working_path
 from newsflow.tasks.warehouse.writer import writer_limit_name
-from tests.run_helpers import local_server_env, stop_local_server
+from tests.run_helpers import ctrl_c_reaches_it, local_server_env, stop_local_server
 from tests.servers import LoopbackServer, Response
 
 HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
@@ -219,6 +219,7 @@ def _spawn_run(config: Path, env: dict[str, str]) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=ctrl_c_reaches_it,  # the "sigint" kill point's Ctrl-C must land
     )
 
 

@@ -18,7 +18,7 @@ import pytest
 from newsflow.schemas.config import Config, FetchConfig, SourceConfig, WarehouseConfig
 from newsflow.schemas.config_toml import write_config
 from tests.hostile_site import article_html, english_paragraphs, rss
-from tests.run_helpers import local_server_env, stop_local_server
+from tests.run_helpers import ctrl_c_reaches_it, local_server_env, stop_local_server
 from tests.servers import LoopbackServer, Response
 
 PAGES = 40
@@ -65,6 +65,7 @@ def test_ctrl_c_in_run_is_one_line_and_the_run_is_cancelled(slow_site, tmp_path:
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,  # its own process group, as a terminal's foreground job
+            preexec_fn=ctrl_c_reaches_it,
         )
         deadline = time.monotonic() + 300
         while _pages_served(slow_site) < 25:

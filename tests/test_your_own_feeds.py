@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from newsflow.demo.server import demo_site_root
-from tests.run_helpers import local_server_env, stop_local_server
+from tests.run_helpers import ctrl_c_reaches_it, local_server_env, stop_local_server
 
 MANIFEST = json.loads((demo_site_root() / "manifest.json").read_text())
 REAL_TITLES = {m["title"] for m in MANIFEST if m["kind"] in ("article", "wire_copy")}
@@ -78,6 +78,7 @@ def test_init_then_demo_serve_only_then_run_loads_the_demo(home, tmp_path, free_
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_reaches_it,
     )
     try:
         printed = []

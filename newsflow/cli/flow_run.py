@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any, TypeVar
@@ -24,7 +23,6 @@ def run_to_summary(flow: Callable[..., S] | str, **parameters: Any) -> S:
     terminal a spinner names the wait from the first second."""
     from newsflow.cli import console
 
-    quiet_interrupted_runs()
     with ExitStack() as stack:
         with console.waiting("connecting to the Prefect API"):
             from newsflow.flows.failure import RunEndedFailed
@@ -39,27 +37,3 @@ def run_to_summary(flow: Callable[..., S] | str, **parameters: Any) -> S:
             return flow(**parameters)  # type: ignore[operator]
         except RunEndedFailed as failed:
             return failed.summary
-
-
-#: What Prefect says when a person stopped the run (Ctrl-C, SIGTERM): the CLI says it in one
-#: line of its own, and the run is recorded ``cancelled`` in ``pipeline_runs``.
-_STOPPED_BY_A_PERSON = (
-    "aborted by an interrupt signal",
-    "aborted by a termination signal",
-)
-
-
-class _DropStoppedRunErrors(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not any(phrase in message for phrase in _STOPPED_BY_A_PERSON)
-
-
-def quiet_interrupted_runs() -> None:
-    """Keep Prefect's ``Crash detected! Execution was aborted by an interrupt signal`` (and its
-    ``Finished in state Crashed(…)``), logged at ERROR by every flow and task run a Ctrl-C
-    stops, off the terminal: the Prefect state still says Crashed; other errors still show."""
-    for name in ("prefect.flow_runs", "prefect.task_runs"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _DropStoppedRunErrors) for f in logger.filters):
-            logger.addFilter(_DropStoppedRunErrors())

@@ -143,7 +143,7 @@ def demo_command(args: argparse.Namespace) -> int:
 def serve_demo_site(port: int) -> int:
     """``newsflow demo --serve-only``: the demo site for a config of your own (``newsflow
     init``), with the lines that config needs, until Ctrl-C (one line, exit 0)."""
-    import threading
+    import time
 
     from newsflow.demo.config import demo_sources_toml
     from newsflow.demo.server import start_demo_site_on
@@ -153,10 +153,11 @@ def serve_demo_site(port: int) -> int:
         note(f"serving the demo site at {site.base_url} until Ctrl-C")
         print(demo_sources_toml(site.base_url), flush=True)
         note(
-            "paste these into your newsflow.toml (`newsflow init` writes one), then run "
-            "`newsflow run` in another terminal"
+            "put these lines in your newsflow.toml (`newsflow init` writes one), each under "
+            "its section, then run `newsflow run` in another terminal"
         )
-        threading.Event().wait()  # until Ctrl-C or SIGTERM (main.py turns both into one line)
+        while True:  # until Ctrl-C, or SIGTERM (main.py turns it into one line)
+            time.sleep(3600)
     except KeyboardInterrupt:
         note("demo site stopped")
     finally:
