@@ -13,7 +13,8 @@
 
 ``--mode temporary`` (``NEWSFLOW_PREFECT_SERVER=temporary``) times the opt-out instead: every
 command starts and stops a server of its own. Prints one line per run and the load average,
-since on a shared machine the figures move with it.
+since on a shared machine the wall times move with it, and the CPU seconds of each command
+(the part of its wall time no load can add to).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -52,17 +54,20 @@ def main() -> None:
         newsflow = [sys.executable, "-m", "newsflow.cli.main", "run", "--json"]
         try:
             for n in range(args.runs + 1):
+                cpu_before = _children_cpu_s()
                 started = time.perf_counter()
                 done = subprocess.run(
                     newsflow, cwd=folder, env=env, capture_output=True, text=True, check=False
                 )
                 wall = time.perf_counter() - started
+                cpu = _children_cpu_s() - cpu_before
                 if done.returncode != 0:
                     raise SystemExit(f"run {n} exited {done.returncode}: {done.stderr[-2000:]}")
                 summary = json.loads(done.stdout)
                 what = "first" if n == 0 else "again"
                 print(
-                    f"{what:>5} run: {wall:6.2f} s wall, {summary['elapsed_s']:5.2f} s in the "
+                    f"{what:>5} run: {wall:6.2f} s wall, {cpu:5.2f} s CPU, "
+                    f"{summary['elapsed_s']:5.2f} s in the "
                     f"flow, {summary['loaded']['new']} new articles, "
                     f"{summary['pages_fetched']} pages fetched; load average "
                     f"{os.getloadavg()[0]:.2f}",
@@ -71,6 +76,14 @@ def main() -> None:
         finally:
             stop_local_server(force=True, home=home)
             site.stop()
+
+
+def _children_cpu_s() -> float:
+    """User + system CPU of the waited-for children so far: the command's own cost, which the
+    load of a shared machine does not inflate as it does the wall time (the local server,
+    not a child of the command, is not in it)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":
