@@ -73,7 +73,12 @@ def test_ctrl_c_in_run_is_one_line_and_the_run_is_cancelled(slow_site, tmp_path:
             assert time.monotonic() < deadline, "the run never fetched"
             time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
-        out, err = proc.communicate(timeout=120)
+        try:
+            out, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # never left behind
+            proc.communicate()
+            raise
     finally:
         stop_local_server(home)
     assert proc.returncode == 130, err[-3000:]

@@ -106,7 +106,12 @@ def test_init_then_demo_serve_only_then_run_loads_the_demo(home, tmp_path, free_
         assert "0 new" in again.stdout
     finally:
         site.send_signal(signal.SIGINT)  # Ctrl-C: one line, exit 0
-        _, err = site.communicate(timeout=60)
+        try:
+            _, err = site.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            site.kill()  # never left behind, even when it ignores Ctrl-C
+            site.communicate()
+            raise
     assert site.returncode == 0, err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == "newsflow: demo site stopped"
