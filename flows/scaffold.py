@@ -228,10 +228,33 @@ def _run_stages(
             # A full disk or a DuckDB fatal error can leave the connection unusable: the run
             # record is then best effort, and must never hide the cause.
             status, message = ended_by(exc)
-            with suppress(Exception):
+            with suppress(Exception), signals_held():
                 warehouse.finish_run(run.run_id, status, summary.counts(), message)
             raise
     return report
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while a stopped run records how it ended: a second Ctrl-C
+    (people press it twice) or a supervisor's SIGTERM after the terminal's Ctrl-C, landing
+    inside the first one's handler, would abort the record half-written and leave the run
+    ``running``. Held signals are delivered on the way out (the run is stopping anyway). Only
+    the main thread can do this; elsewhere nothing is held."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def ended_by(exc: BaseException) -> tuple[str, str]:
