@@ -56,6 +56,12 @@ class FeedEntry(BaseModel):
     published_at: datetime | None = None
 
 
+#: How extraction's error begins for an HTML page that gave no article text (only a title,
+#: captions or page chrome, or nothing at all). Such a page is still a record for the row suite:
+#: it fails ``body_present`` and is kept in ``rejected_articles`` with what extraction found.
+NO_TEXT_ERROR = "no article text"
+
+
 class ExtractedArticle(BaseModel):
     """A page after extraction and cleaning: the fields analysts query, or an ``error``."""
 
@@ -65,6 +71,9 @@ class ExtractedArticle(BaseModel):
     text: str = ""  # body only: no title, no captions, no chrome; paragraphs joined by "\n"
     authors: list[str] = Field(default_factory=list)
     published_at: datetime | None = None
+    # Where ``published_at`` came from (``articles.published_at_source``): json-ld, meta,
+    # visible-text or guessed from the page; the loader says feed when the feed's date is used.
+    published_at_source: str | None = None
     language: str | None = None
     captions: list[Caption] = Field(default_factory=list)
     description: str | None = None
@@ -73,6 +82,11 @@ class ExtractedArticle(BaseModel):
     # counts them per source so that lines recurring across a site's articles can be learnt.
     line_hashes: list[str] = Field(default_factory=list)
     error: str | None = None
+
+    @property
+    def no_text(self) -> bool:
+        """An HTML page that extraction read but that has no body (see :data:`NO_TEXT_ERROR`)."""
+        return self.error is not None and self.error.startswith(NO_TEXT_ERROR)
 
 
 @dataclass(frozen=True)

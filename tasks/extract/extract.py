@@ -21,7 +21,6 @@ import unicodedata
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -44,7 +43,7 @@ from newsflow.tasks.extract.clean_meta import (
     declared_sections,
     jsonld_authors,
     meta_content,
-    published_at,
+    published_fields,
     split_authors,
 )
 from newsflow.tasks.extract.clean_normalise import normalise_line
@@ -250,16 +249,16 @@ def _metadata(tree: HtmlElement, url: str) -> Any:
 
 def _published(
     tree: HtmlElement, declared_articles: list[dict[str, Any]], page_url: str | None
-) -> datetime | None:
-    """``clean_meta.published_at``: the declared timestamps first; htmldate's search (the
-    costliest metadata step) only for a page that declares none."""
+) -> dict[str, Any]:
+    """``clean_meta.published_fields``: the declared timestamps first; htmldate's search (the
+    costliest metadata step, the ``guessed`` source) only for a page that declares none."""
     from htmldate import find_date
 
-    declared = published_at(tree, declared_articles, None)
-    if declared is not None:
+    declared = published_fields(tree, declared_articles, None)
+    if declared["published_at"] is not None:
         return declared
     found = find_date(tree, **{**DATE_PARAMS, "url": page_url})
-    return published_at(tree, declared_articles, found)
+    return published_fields(tree, declared_articles, found)
 
 
 def _texts(tree: HtmlElement, xpath: str, limit: int) -> list[str]:
@@ -506,13 +505,13 @@ def _finish(
         "canonical_url": ready.canonical,
         "title": title,
         "authors": authors,
-        "published_at": None,  # last: htmldate's search may run on the tree
         "captions": page_captions.captions,
         "description": " ".join((doc.description or "").split()) or None,
         "sitename": sitename,
         "line_hashes": hashes,
     }
-    fields["published_at"] = _published(tree, declared_articles, doc.url)
+    # Last: htmldate's search may run on the tree. With published_at_source.
+    fields.update(_published(tree, declared_articles, doc.url))
     if not text.strip():
         reason = (
             "no article text left after cleaning (only title, captions or page chrome)"

@@ -52,7 +52,12 @@ def article_row(
     """
     url = canonical_url(fetched_url, extracted.canonical_url)
     title = (extracted.title or (entry.title if entry else None) or "").strip()
-    published = extracted.published_at or (entry.published_at if entry else None)
+    published, published_source = extracted.published_at, extracted.published_at_source
+    if published is None:
+        published = entry.published_at if entry else None
+        published_source = "feed" if published is not None else None
+    elif published_source is None:  # a page date whose origin extraction did not record
+        published_source = "guessed"
     return {
         "article_id": article_id(url),
         "url": url,
@@ -61,11 +66,14 @@ def article_row(
         "text": extracted.text,
         "authors": list(extracted.authors),
         "published_at": published,
+        "published_at_source": published_source,
         "language": extracted.language,
         "captions": [c.model_dump() for c in extracted.captions],
+        "description": extracted.description,  # read by the row checks, not stored
         "word_count": word_count(extracted.text),
         "content_hash": content_hash(title, extracted.text),
         "fetched_at": fetched_at,
+        "quality_flags": [],  # the warning checks fill it (tasks/quality/gate.py)
     }
 
 
@@ -117,20 +125,47 @@ def make_pool(pages: int) -> ProcessPoolExecutor | None:
     cores = os.cpu_count() or 1
     if pages < POOL_THRESHOLD or cores < 2:
         return None
-    return ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=cores,
         mp_context=get_context("spawn"),
         initializer=_exit_with_parent,
         initargs=(os.getpid(),),
     )
+    _start_ignoring_ctrl_c(pool, cores)
+    return pool
+
+
+def _start_ignoring_ctrl_c(pool: ProcessPoolExecutor, workers: int) -> None:
+    """Start the workers now, with SIGINT ignored while they are spawned: an ignored signal
+    stays ignored across ``exec``, so a Ctrl-C while a worker still imports (seconds) prints
+    no traceback of its own; the run's process handles it. Only the main thread may change a
+    signal's handler: elsewhere the workers start on first use, and the initializer ignores
+    SIGINT from then on."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        for _ in range(workers):  # each submit to an idle pool spawns one worker
+            pool.submit(int)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _exit_with_parent(parent: int, poll_s: float = 1.0) -> None:
-    """In each worker: exit when the run's process is gone. A worker blocks reading its task
-    queue, whose write end it holds too, so a run killed with ``-9`` would otherwise leave its
-    workers (and their copies of the run's stdout) alive for good."""
+    """In each worker: ignore Ctrl-C, and exit when the run's process is gone. A worker
+    blocks reading its task queue, whose write end it holds too, so a run killed with ``-9``
+    would otherwise leave its workers (and their copies of the run's stdout) alive for good."""
+    import signal
     import threading
     import time
+
+    # Ctrl-C reaches every process of the terminal's foreground group: the run's process
+    # handles it (one line, the run recorded cancelled) and ends the pool; a worker stopping
+    # on it too would only print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:

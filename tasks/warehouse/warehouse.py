@@ -19,7 +19,7 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,11 +38,13 @@ from newsflow.tasks.warehouse.connection import (
     WarehouseDamaged,
     connect_with_wait,
     is_corruption,
+    is_lock_error,
 )
 from newsflow.tasks.warehouse.feed_store import FeedStore
 from newsflow.tasks.warehouse.metrics import TableMetrics
 from newsflow.tasks.warehouse.migrate import available_migrations, current_version, migrate
 from newsflow.tasks.warehouse.page_store import PageStore
+from newsflow.tasks.warehouse.restore import restore_from_snapshot
 from newsflow.tasks.warehouse.story_store import StoryStore
 
 
@@ -131,7 +133,9 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
         lock_timeout_s: float = 600.0,
         memory_limit: str | None = None,
     ) -> Warehouse:
-        """Open the working file for writing (created, with its folder, when missing).
+        """Open the working file for writing (created, with its folder, when missing; restored
+        from the snapshot, with a warning, when only the working file is missing: see
+        ``restore.py``).
 
         Raises OSError for a location that cannot hold a warehouse (a directory where the file
         should be, a folder that cannot be created, less than :data:`MIN_FREE_BYTES` free),
@@ -144,7 +148,16 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
         check_location(published_path, working)
         check_free_space(published_path)
         published_path.parent.mkdir(parents=True, exist_ok=True)
-        existed = working.exists()
+        existed, restored = working.exists(), None
+        if not existed and published_path.is_file():  # the working file is gone, not new
+            restored = restore_from_snapshot(published_path, working)
+            existed = True
+        if restored is not None:
+            snapshot.warn(
+                f"the working file {working} was missing: restored it from the snapshot "
+                f"{published_path} ({restored} articles, run history and first_seen_at kept; "
+                "the HTML archive starts again with the next fetch)"
+            )
         con = connect_with_wait(working, lock_timeout_s, memory_limit)
         try:
             migrate(con)
@@ -346,6 +359,9 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
                 "first_seen_at": now,
                 "last_seen_at": now,
                 "run_id": run_id,
+                # after run_id, in the table's column order (schema 10 added them last)
+                "published_at_source": r.get("published_at_source"),
+                "quality_flags": list(r.get("quality_flags") or ()),
             }
             for r in rows
         ]
@@ -380,7 +396,9 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
                         last_seen_at = CASE WHEN ? OR a.content_hash <> excluded.content_hash
                                             THEN excluded.last_seen_at ELSE a.last_seen_at END,
                         run_id = CASE WHEN ? OR a.content_hash <> excluded.content_hash
-                                      THEN excluded.run_id ELSE a.run_id END
+                                      THEN excluded.run_id ELSE a.run_id END,
+                        quality_flags = excluded.quality_flags,
+                        published_at_source = excluded.published_at_source
                     """,
                     [touch_unchanged, touch_unchanged],
                 )
@@ -511,9 +529,10 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
     def publish(self) -> Path:
         """Write the analysts' snapshot and atomically rename it over the published file.
 
-        A run's publish costs what the run changed: the previous snapshot is copied (a reflink
-        where the filesystem shares blocks) and only the rows that differ from the working file
-        are removed and added (``publishing.py``). That takes the snapshot as its starting point
+        A run's publish costs what the run changed: it starts from the spare (the snapshot
+        before the current one, ``snapshot.take_spare``) or else a copy of the current one (a
+        reflink where the filesystem shares blocks), and only the rows that differ from the
+        working file are removed and added (``publishing.py``). A snapshot is a starting point
         only when nothing but newsflow wrote it (``snapshot.is_untouched``) at this file's
         schema version. Otherwise (the first publish, a migration, a snapshot an analyst or a
         tool changed) the snapshot is rebuilt from every table. After a delta the
@@ -542,13 +561,12 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
         version = self.scalar("SELECT max(version) FROM schema_migrations")
         published_at = _now()
         try:
-            delta = snapshot.is_untouched(self.published, version)
-            if not (delta and self._write_delta(tmp, mark, published_at)):
+            if not self._write_delta(tmp, version, mark, published_at):
                 for leftover in leftovers:
                     leftover.unlink(missing_ok=True)
                 self._write_rebuild(tmp, mark, published_at)
             snapshot.stamp(tmp, published_at)
-            os.replace(tmp, self.published)
+            snapshot.replace_keeping_spare(tmp, self.published)
         except BaseException:
             for leftover in leftovers:  # nothing half-written stays beside the snapshot
                 with suppress(OSError):
@@ -561,14 +579,32 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
             )
         return self.published
 
-    def _write_delta(self, tmp: Path, mark: str, published_at: datetime) -> bool:
-        """The previous snapshot at ``tmp`` with this run's changes; False (and ``tmp`` left
-        for the caller to remove) when the result does not hold what the working file holds."""
-        own = self.scalar("SELECT current_database()")
+    def _write_delta(self, tmp: Path, version: int, mark: str, published_at: datetime) -> bool:
+        """This run's changes applied at ``tmp`` to an earlier snapshot that only newsflow
+        wrote: the spare (the snapshot before the current one, moved into place: no bytes
+        copied) or else a copy of the current one. False (and ``tmp`` left for the caller to
+        remove) when there is no such snapshot, or the result does not hold what the working
+        file holds."""
+        if snapshot.take_spare(self.published, version, tmp):
+            try:
+                return self._apply_delta(tmp, mark, published_at, "spare")
+            except duckdb.IOException as exc:
+                if not is_lock_error(str(exc)):
+                    raise
+            # a reader still has the spare open from when it was the snapshot: leave it be
+            for leftover in (tmp, Path(f"{tmp}.wal")):
+                leftover.unlink(missing_ok=True)
+        if not snapshot.is_untouched(self.published, version):
+            return False
         publishing.clone_file(self.published, tmp)
+        return self._apply_delta(tmp, mark, published_at, "copy")
+
+    def _apply_delta(self, tmp: Path, mark: str, published_at: datetime, base: str) -> bool:
+        own = self.scalar("SELECT current_database()")
         with publishing.attached(self.con, tmp):
             with self._transaction():
-                self.last_publish = publishing.apply_delta(self.con, own)
+                stats = publishing.apply_delta(self.con, own)
+                self.last_publish = replace(stats, base=base)
                 self._record_state(mark, published_at)
             self.con.execute("USE snapshot")
             try:
