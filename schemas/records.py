@@ -120,3 +120,22 @@ class Page:
     def has_html(self) -> bool:
         """Whether there is a body to extract (an error, or an empty body, leaves none)."""
         return self.error is None and bool(self.content)
+
+
+@dataclass(frozen=True, slots=True)
+class SitemapItem:
+    """One article URL a sitemap lists, with what the sitemap says about it
+    (``tasks/fetch/sitemaps.py``). ``published_at`` is ``news:publication_date`` (Google News
+    sitemaps); ``lastmod`` is when the page last changed, which is not when it was published,
+    so it is kept apart and never used as the article's date."""
+
+    url: str
+    sitemap_url: str
+    published_at: datetime | None = None
+    lastmod: datetime | None = None
+    title: str | None = None  # news:title
+
+    @property
+    def window_date(self) -> datetime | None:
+        """The date the backfill window is judged on: the publication date, else lastmod."""
+        return self.published_at or self.lastmod

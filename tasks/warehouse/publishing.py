@@ -61,6 +61,8 @@ INTERNAL_TABLES = (
     "search_docs",  # the full-text index, copied into fts_main_articles (search.py)
     "search_dict",
     "search_terms",
+    "backfill_jobs",  # a backfill's progress (backfill_store.py)
+    "backfill_items",
 )
 
 #: Columns a row comparison leaves out: bulky, and their change shows in another column.

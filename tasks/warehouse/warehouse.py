@@ -32,6 +32,7 @@ from newsflow.tasks.fetch.feeds import FeedPoll
 from newsflow.tasks.warehouse import publishing, search, snapshot
 from newsflow.tasks.warehouse.alert_store import AlertStore
 from newsflow.tasks.warehouse.archive import RunBoilerplateStore
+from newsflow.tasks.warehouse.backfill_store import BackfillStore
 from newsflow.tasks.warehouse.bulk import arrow_table as _arrow
 from newsflow.tasks.warehouse.connection import (
     MigrationFailed,
@@ -106,7 +107,9 @@ def working_path(published: Path) -> Path:
     return published.with_name(f"{published.stem}.work{published.suffix or '.duckdb'}")
 
 
-class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunBoilerplateStore):
+class Warehouse(
+    PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunBoilerplateStore, BackfillStore
+):
     """The pipeline's only door to DuckDB. Keep every SQL statement behind these methods, so
     a different target (DuckLake, MotherDuck) is a new implementation, not a hunt.
 
@@ -346,6 +349,7 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
                 "first_seen_at": now,
                 "last_seen_at": now,
                 "run_id": run_id,
+                "origin": self.origin,  # kept by later loads (not in the update below)
             }
             for r in rows
         ]

@@ -1,0 +1,105 @@
+"""``newsflow backfill`` over a loopback site with a sitemap index, a gzip news sitemap, an
+old-style sitemap without dates and one last modified years ago (tests/sitemap_site.py): real
+HTTP, real Prefect flows, a real DuckDB file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from newsflow.flows.backfill import backfill
+from newsflow.schemas.config import Config, FetchConfig, SourceConfig, WarehouseConfig
+from newsflow.tasks.warehouse.warehouse import working_path
+from tests.servers import LoopbackServer
+from tests.sitemap_site import SitemapSite, build_site
+
+
+@pytest.fixture
+def site() -> Iterator[SitemapSite]:
+    server = LoopbackServer()
+    built = build_site(server)
+    server.start()
+    yield built
+    server.stop()
+
+
+def site_config(db: Path, site: SitemapSite, **fetch: object) -> Config:
+    return Config(
+        warehouse=WarehouseConfig(path=str(db)),
+        fetch=FetchConfig(
+            allow_private=[site.server.host_port], per_host_delay_s=0.0, retries=0, **fetch
+        ),
+        checks={"freshness_hours": 100000},
+        sources=[SourceConfig(name="site", feed=site.server.url("/feed.xml"))],
+    )
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(working_path(db)), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_backfill_loads_every_in_window_article_once_and_a_rerun_adds_nothing(
+    prefect_harness, tmp_path, site
+):
+    db = tmp_path / "w.duckdb"
+    config = site_config(db, site)
+    summary = backfill(source="site", since=site.since.date().isoformat(), config=config)
+
+    expected = site.in_window()
+    assert summary.urls_queued == len(expected)
+    loaded = rows(db, "SELECT url, origin, version FROM articles")
+    assert {u for u, _o, _v in loaded} == expected
+    assert {(o, v) for _u, o, v in loaded} == {("backfill", 1)}
+    assert rows(db, "SELECT DISTINCT origin FROM raw_pages") == [("backfill",)]
+    # Only in-window pages of this site were requested: not the stale one, not the undated
+    # archive (a window is set), not the sitemap last modified in 2019, nothing elsewhere.
+    assert sorted(site.page_requests()) == sorted(
+        u.removeprefix(site.server.origin) for u in expected
+    )
+    assert "/sitemaps/old.xml" not in [r.path for r in site.server.requests]
+
+    site.server.requests.clear()
+    again = backfill(source="site", since=site.since.date().isoformat(), config=config)
+    assert again.already_done and again.pages_fetched == 0
+    assert site.server.requests == []  # a finished backfill asks nothing of the site
+    assert rows(db, "SELECT count(*) FROM articles") == [(len(expected),)]
+
+
+def test_the_page_date_wins_then_the_sitemap_date(prefect_harness, tmp_path, site):
+    db = tmp_path / "w.duckdb"
+    backfill(source="site", since=site.since.date().isoformat(), config=site_config(db, site))
+    dates = dict(rows(db, "SELECT url, published_at FROM articles"))
+    for slug, (sitemap_date, page_date) in site.news.items():
+        if site.url(slug) in dates:
+            assert dates[site.url(slug)] == (page_date or sitemap_date), slug
+
+
+def test_an_open_window_also_loads_undated_sitemap_urls(prefect_harness, tmp_path, site):
+    db = tmp_path / "w.duckdb"
+    summary = backfill(source="site", config=site_config(db, site))
+    urls = {u for (u,) in rows(db, "SELECT url FROM articles")}
+    undated = {site.url(s) for s in [*site.archive, *site.old]}
+    assert undated <= urls  # old-style sitemaps without any date are read too
+    assert summary.urls_listed == len(site.news) + len(undated)
+    # No date anywhere: the article has none, rather than a guess.
+    missing = rows(db, "SELECT url FROM articles WHERE published_at IS NULL")
+    assert {u for (u,) in missing} == undated
+
+
+def test_max_takes_the_newest_and_a_feed_run_does_not_take_backfill_entries(
+    prefect_harness, tmp_path, site
+):
+    db = tmp_path / "w.duckdb"
+    summary = backfill(
+        source="site",
+        since=site.since.date().isoformat(),
+        max_items=2,
+        config=site_config(db, site),
+    )
+    assert summary.urls_queued == 2
+    newest = sorted(site.news.items(), key=lambda kv: kv[1][0], reverse=True)[:2]
+    assert {u for (u,) in rows(db, "SELECT url FROM articles")} == {site.url(s) for s, _ in newest}
