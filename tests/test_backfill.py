@@ -4,15 +4,24 @@ HTTP, real Prefect flows, a real DuckDB file."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import httpx
 import pytest
 
 from newsflow.flows.backfill import backfill
 from newsflow.schemas.config import Config, FetchConfig, SourceConfig, WarehouseConfig
+from newsflow.schemas.config_toml import write_config
 from newsflow.tasks.warehouse.warehouse import working_path
+from newsflow.tasks.warehouse.writer import writer_limit_name
 from tests.servers import LoopbackServer
 from tests.sitemap_site import SitemapSite, build_site
 
@@ -103,3 +112,90 @@ def test_max_takes_the_newest_and_a_feed_run_does_not_take_backfill_entries(
     assert summary.urls_queued == 2
     newest = sorted(site.news.items(), key=lambda kv: kv[1][0], reverse=True)[:2]
     assert {u for (u,) in rows(db, "SELECT url FROM articles")} == {site.url(s) for s, _ in newest}
+
+
+def _spawn_backfill(config_file: Path, since: str, api: str) -> subprocess.Popen:
+    """``newsflow backfill`` in its own session, so a kill reaches only it."""
+    newsflow = Path(sys.executable).with_name("newsflow")
+    return subprocess.Popen(
+        [
+            str(newsflow),
+            "backfill",
+            "--source",
+            "site",
+            "--since",
+            since,
+            "--config",
+            str(config_file),
+            "--json",
+        ],
+        env={**os.environ, "PREFECT_API_URL": api, "NO_COLOR": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def _disable_writer_slot(api: str, db: Path) -> None:
+    """The killed process cannot give its writer slot back; DuckDB's lock is the guard here
+    (as in tests/test_faults.py)."""
+    name = writer_limit_name(working_path(db))
+    answer = httpx.post(
+        f"{api}/v2/concurrency_limits/",
+        json={"name": name, "limit": 1, "active": False},
+        timeout=10,
+    )
+    if answer.status_code != 409:
+        answer.raise_for_status()
+
+
+def test_a_backfill_killed_midway_resumes_and_loads_each_article_once(prefect_harness, tmp_path):
+    from prefect.settings import PREFECT_API_URL
+
+    api = str(PREFECT_API_URL.value())
+    server = LoopbackServer()
+    site = build_site(server, n_news=24, page_delay_s=0.05)
+    server.start()
+    try:
+        db = tmp_path / "w.duckdb"
+        config = site_config(db, site, batch_size=4)
+        config_file = write_config(config, tmp_path / "newsflow.toml")
+        _disable_writer_slot(api, db)
+        since = site.since.date().isoformat()
+        expected = site.in_window()
+
+        proc = _spawn_backfill(config_file, since, api)
+        deadline = time.monotonic() + 300
+        while len(site.page_requests()) < 10:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the backfill never got going"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        killed_at = len(site.page_requests())
+        assert killed_at < len(expected)  # killed midway, not after the end
+
+        resumed = _spawn_backfill(config_file, since, api)
+        out, err = resumed.communicate(timeout=300)
+        assert resumed.returncode == 0, err.decode()[-3000:]
+        summary = json.loads(out)
+        assert summary["resumed"] and summary["remaining"] == 0
+
+        assert {u for (u,) in rows(db, "SELECT url FROM articles")} == expected
+        # each article loaded once: one version each, and no page fetched again once its
+        # outcome was stored (only the batch in flight at the kill may be asked twice)
+        assert rows(db, "SELECT count(*), max(version) FROM article_versions") == [
+            (len(expected), 1)
+        ]
+        requests = site.page_requests()
+        assert set(requests) == {u.removeprefix(server.origin) for u in expected}
+        assert len(requests) - len(set(requests)) <= 2 * config.fetch.batch_size
+        statuses = [s for (s,) in rows(db, "SELECT status FROM pipeline_runs ORDER BY started_at")]
+        assert statuses == ["crashed", "completed"]
+
+        again = _spawn_backfill(config_file, since, api)
+        out, err = again.communicate(timeout=300)
+        assert again.returncode == 0 and json.loads(out)["already_done"], err.decode()[-2000:]
+        assert rows(db, "SELECT count(*) FROM articles") == [(len(expected),)]
+    finally:
+        server.stop()
