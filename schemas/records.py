@@ -65,6 +65,9 @@ class ExtractedArticle(BaseModel):
     text: str = ""  # body only: no title, no captions, no chrome; paragraphs joined by "\n"
     authors: list[str] = Field(default_factory=list)
     published_at: datetime | None = None
+    # Where ``published_at`` came from (``articles.published_at_source``): json-ld, meta,
+    # visible-text or guessed from the page; the loader says feed when the feed's date is used.
+    published_at_source: str | None = None
     language: str | None = None
     captions: list[Caption] = Field(default_factory=list)
     description: str | None = None

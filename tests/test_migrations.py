@@ -101,7 +101,13 @@ def test_upgraded_file_keeps_working(old_file):
             "captions": [],
             "word_count": 13,
             "content_hash": "hash-v3",
+            "published_at_source": "json-ld",
+            "quality_flags": ["body_min_length"],
         }
+        # schema 10's columns: old rows are clean with no recorded date source
+        assert warehouse.con.execute(
+            "SELECT DISTINCT quality_flags, published_at_source FROM articles"
+        ).fetchall() == [([], None)]
         assert warehouse.load_articles("run-2", [changed]).updated == 1
         versions = warehouse.con.execute(
             "SELECT version FROM article_versions WHERE article_id = 'a1a1a1a1a1a1a1a1' ORDER BY 1"
@@ -111,6 +117,10 @@ def test_upgraded_file_keeps_working(old_file):
     with duckdb.connect(str(published), read_only=True) as con:
         assert con.execute("SELECT max(version) FROM articles").fetchone() == (3,)
         assert con.execute("SELECT count(*) FROM source_health").fetchone() == (1,)
+        assert con.execute(
+            "SELECT published_at_source, quality_flags FROM latest_articles "
+            "WHERE article_id = 'a1a1a1a1a1a1a1a1'"
+        ).fetchone() == ("json-ld", ["body_min_length"])
 
 
 def test_migrating_again_is_a_no_op(old_file):

@@ -52,7 +52,12 @@ def article_row(
     """
     url = canonical_url(fetched_url, extracted.canonical_url)
     title = (extracted.title or (entry.title if entry else None) or "").strip()
-    published = extracted.published_at or (entry.published_at if entry else None)
+    published, published_source = extracted.published_at, extracted.published_at_source
+    if published is None:
+        published = entry.published_at if entry else None
+        published_source = "feed" if published is not None else None
+    elif published_source is None:  # a page date whose origin extraction did not record
+        published_source = "guessed"
     return {
         "article_id": article_id(url),
         "url": url,
@@ -61,11 +66,13 @@ def article_row(
         "text": extracted.text,
         "authors": list(extracted.authors),
         "published_at": published,
+        "published_at_source": published_source,
         "language": extracted.language,
         "captions": [c.model_dump() for c in extracted.captions],
         "word_count": word_count(extracted.text),
         "content_hash": content_hash(title, extracted.text),
         "fetched_at": fetched_at,
+        "quality_flags": [],  # the warning checks fill it (tasks/quality/gate.py)
     }
 
 

@@ -349,7 +349,10 @@ class Warehouse(
                 "first_seen_at": now,
                 "last_seen_at": now,
                 "run_id": run_id,
-                "origin": self.origin,  # kept by later loads (not in the update below)
+                # after run_id, in the table's column order (schema 10 added them last)
+                "published_at_source": r.get("published_at_source"),
+                "quality_flags": list(r.get("quality_flags") or ()),
+                "origin": self.origin,  # schema 11; kept by later loads (not updated below)
             }
             for r in rows
         ]
@@ -384,7 +387,9 @@ class Warehouse(
                         last_seen_at = CASE WHEN ? OR a.content_hash <> excluded.content_hash
                                             THEN excluded.last_seen_at ELSE a.last_seen_at END,
                         run_id = CASE WHEN ? OR a.content_hash <> excluded.content_hash
-                                      THEN excluded.run_id ELSE a.run_id END
+                                      THEN excluded.run_id ELSE a.run_id END,
+                        quality_flags = excluded.quality_flags,
+                        published_at_source = excluded.published_at_source
                     """,
                     [touch_unchanged, touch_unchanged],
                 )
