@@ -14,6 +14,7 @@ URLs are queued); run again once finished it does nothing.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,13 @@ from typing import Any
 from prefect import flow
 
 from newsflow import progress
-from newsflow.flows.pipeline import after_loads, batches, finish_archived, run_batches
+from newsflow.flows.pipeline import (
+    after_loads,
+    archived_groups,
+    batches,
+    extract_and_load,
+    run_batches,
+)
 from newsflow.flows.scaffold import Run, RunSummary, run_flow
 from newsflow.schemas.config import Config, ConfigError
 from newsflow.tasks.extract import transform
@@ -31,6 +38,7 @@ from newsflow.tasks.fetch.sitemap_tasks import discover_sitemaps
 from newsflow.tasks.quality import gate
 from newsflow.tasks.quality.gate import QualityReport
 from newsflow.tasks.warehouse.backfill_store import BACKFILL
+from newsflow.tasks.warehouse.warehouse import Warehouse
 
 
 @dataclass
@@ -157,8 +165,8 @@ def backfill_stages(
     summary.at_stage("fetch pages")
     unfinished = warehouse.unfinished_urls()  # this origin's pages a killed backfill archived
     with transform.extraction_pool(len(entries) + len(unfinished)) as pool:
-        finish_archived(
-            warehouse, run_id, unfinished, config, boilerplate, summary, pool=pool, frames=frames
+        finish_backfill_archive(
+            warehouse, run_id, unfinished, config, boilerplate, summary, pool, frames
         )
         with progress.progress("Backfilling pages", len(entries)) as bar:
             run_batches(warehouse, run_id, jobs, config, boilerplate, summary, bar, pool, frames)
@@ -171,3 +179,24 @@ def backfill_stages(
     if not summary.remaining:
         warehouse.finish_backfill_job(job.job_id, datetime.now(UTC))
     return after_loads(run, frames, idle=not (summary.pages_fetched or unfinished))
+
+
+def finish_backfill_archive(
+    warehouse: Warehouse,
+    run_id: str,
+    urls: list[str],
+    config: Config,
+    boilerplate: dict[str, frozenset[str]],
+    summary: BackfillSummary,
+    pool: Executor | None,
+    frames: list[Any],
+) -> None:
+    """Pages a killed backfill archived but never loaded, from the archive (as
+    ``pipeline.finish_archived``), each with its backfill entry, so the sitemap's date and
+    lastmod count as they would have."""
+    size = config.fetch.batch_size
+    for group, sets in archived_groups(warehouse, urls, size, lambda _pages: boilerplate):
+        entries = warehouse.backfill_entries([p.url for p in group])
+        for page in group:
+            page.entry = entries.get(page.url, page.entry)
+        extract_and_load(warehouse, run_id, group, config, sets, summary, pool=pool, frames=frames)

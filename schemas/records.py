@@ -54,6 +54,12 @@ class FeedEntry(BaseModel):
     url: str
     title: str | None = None
     published_at: datetime | None = None
+    # Where ``published_at`` comes from when the page declares no date: ``feed``, or
+    # ``sitemap`` for a backfill's URL (``articles.published_at_source``).
+    date_source: str = "feed"
+    # A sitemap's <lastmod> (backfill): when the page last changed, never taken as its date;
+    # an article whose page and sitemap give no publication date but this is flagged.
+    lastmod: datetime | None = None
 
 
 class ExtractedArticle(BaseModel):

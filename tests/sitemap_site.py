@@ -51,6 +51,8 @@ class SitemapSite:
     news: dict[str, tuple[datetime, datetime | None]] = field(default_factory=dict)
     archive: list[str] = field(default_factory=list)  # undated, old-style sitemap
     old: list[str] = field(default_factory=list)  # in a sitemap last modified years ago
+    #: slug → page's own date or None; their sitemap gives only a recent lastmod
+    lastmod_only: dict[str, datetime | None] = field(default_factory=dict)
 
     @property
     def since(self) -> datetime:
@@ -61,7 +63,8 @@ class SitemapSite:
 
     def in_window(self) -> set[str]:
         """URLs a backfill with ``--since self.since`` must load."""
-        return {self.url(s) for s, (d, _p) in self.news.items() if d >= self.since}
+        news = {self.url(s) for s, (d, _p) in self.news.items() if d >= self.since}
+        return news | {self.url(s) for s in self.lastmod_only}
 
     def page_requests(self) -> list[str]:
         return [r.path for r in self.server.requests if r.path.startswith("/news/")]
@@ -79,6 +82,7 @@ def build_site(
     site.news["stale"] = (now - timedelta(days=90), now - timedelta(days=90))  # out of window
     site.archive = ["a0", "a1"]
     site.old = ["o0"]
+    site.lastmod_only = {"m0": None, "m1": now - timedelta(days=3)}
 
     def news_urlset() -> bytes:
         entries = "".join(
@@ -97,8 +101,9 @@ def build_site(
         )
         return gzip.compress(xml.encode())
 
-    def urlset(slugs: list[str]) -> str:
-        entries = "".join(f"<url><loc>/news/{s}.html</loc></url>" for s in slugs)
+    def urlset(slugs: list[str], lastmod: datetime | None = None) -> str:
+        changed = f"<lastmod>{lastmod.date().isoformat()}</lastmod>" if lastmod else ""
+        entries = "".join(f"<url><loc>/news/{s}.html</loc>{changed}</url>" for s in slugs)
         return (
             "<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
             f"{entries}</urlset>"
@@ -109,6 +114,7 @@ def build_site(
         f"<sitemap><loc>{server.url('/sitemaps/news.xml.gz')}</loc>"
         f"<lastmod>{now.isoformat()}</lastmod></sitemap>"
         f"<sitemap><loc>{server.url('/sitemaps/archive.xml')}</loc></sitemap>"
+        f"<sitemap><loc>{server.url('/sitemaps/recent.xml')}</loc></sitemap>"
         f"<sitemap><loc>{server.url('/sitemaps/old.xml')}</loc>"
         "<lastmod>2019-05-01</lastmod></sitemap>"
         "<sitemap><loc>http://elsewhere.invalid/sitemap.xml</loc></sitemap>"
@@ -120,10 +126,13 @@ def build_site(
     server.add("/sitemaps/news.xml.gz", news_urlset(), content_type="application/x-gzip")
     server.add("/sitemaps/archive.xml", urlset(site.archive), content_type="application/xml")
     server.add("/sitemaps/old.xml", urlset(site.old), content_type="application/xml")
+    recent = urlset(list(site.lastmod_only), now - timedelta(days=2))
+    server.add("/sitemaps/recent.xml", recent, content_type="application/xml")
     server.add("/feed.xml", "<rss version='2.0'><channel></channel></rss>")
 
     pages = {s: page_date for s, (_d, page_date) in site.news.items()}
     pages.update({s: None for s in [*site.archive, *site.old]})
+    pages.update(site.lastmod_only)
 
     def page(request):  # noqa: ANN001
         if site.page_delay_s:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -78,13 +79,29 @@ def test_backfill_loads_every_in_window_article_once_and_a_rerun_adds_nothing(
     assert rows(db, "SELECT count(*) FROM articles") == [(len(expected),)]
 
 
-def test_the_page_date_wins_then_the_sitemap_date(prefect_harness, tmp_path, site):
+def test_the_page_date_wins_then_the_sitemap_date_and_lastmod_is_flagged_not_guessed(
+    prefect_harness, tmp_path, site
+):
     db = tmp_path / "w.duckdb"
     backfill(source="site", since=site.since.date().isoformat(), config=site_config(db, site))
-    dates = dict(rows(db, "SELECT url, published_at FROM articles"))
+    found = {
+        url: (published, source, flags)
+        for url, published, source, flags in rows(
+            db, "SELECT url, published_at, published_at_source, quality_flags FROM articles"
+        )
+    }
     for slug, (sitemap_date, page_date) in site.news.items():
-        if site.url(slug) in dates:
-            assert dates[site.url(slug)] == (page_date or sitemap_date), slug
+        if site.url(slug) not in found:
+            continue
+        published, source, flags = found[site.url(slug)]
+        assert published == (page_date or sitemap_date), slug
+        assert (source == "sitemap") == (page_date is None), (slug, source)
+        assert "date_from_lastmod_only" not in flags
+    # Only a lastmod in the sitemap: the page's date when it has one, else no date and a flag.
+    assert found[site.url("m1")][:2] == (site.lastmod_only["m1"], found[site.url("m1")][1])
+    assert found[site.url("m1")][1] not in (None, "sitemap")
+    assert found[site.url("m0")][:2] == (None, None)
+    assert "date_from_lastmod_only" in found[site.url("m0")][2]
 
 
 def test_an_open_window_also_loads_undated_sitemap_urls(prefect_harness, tmp_path, site):
@@ -93,10 +110,10 @@ def test_an_open_window_also_loads_undated_sitemap_urls(prefect_harness, tmp_pat
     urls = {u for (u,) in rows(db, "SELECT url FROM articles")}
     undated = {site.url(s) for s in [*site.archive, *site.old]}
     assert undated <= urls  # old-style sitemaps without any date are read too
-    assert summary.urls_listed == len(site.news) + len(undated)
+    assert summary.urls_listed == len(site.news) + len(undated) + len(site.lastmod_only)
     # No date anywhere: the article has none, rather than a guess.
     missing = rows(db, "SELECT url FROM articles WHERE published_at IS NULL")
-    assert {u for (u,) in missing} == undated
+    assert {u for (u,) in missing} == undated | {site.url("m0")}
 
 
 def test_max_takes_the_newest_and_a_feed_run_does_not_take_backfill_entries(
@@ -110,8 +127,15 @@ def test_max_takes_the_newest_and_a_feed_run_does_not_take_backfill_entries(
         config=site_config(db, site),
     )
     assert summary.urls_queued == 2
-    newest = sorted(site.news.items(), key=lambda kv: kv[1][0], reverse=True)[:2]
-    assert {u for (u,) in rows(db, "SELECT url FROM articles")} == {site.url(s) for s, _ in newest}
+    # newest by sitemap date: the lastmod-only pages (2 days ago) and the newest news item
+    # (1 day 3 hours ago) tie-break by URL, all descending
+    dated = {site.url(s): d for s, (d, _p) in site.news.items()}
+    dated |= {
+        site.url(s): (site.now - timedelta(days=2)).replace(hour=0, minute=0, second=0)
+        for s in site.lastmod_only
+    }
+    newest = sorted(dated, key=lambda u: (dated[u], u), reverse=True)[:2]
+    assert {u for (u,) in rows(db, "SELECT url FROM articles")} == set(newest)
 
 
 def _spawn_backfill(config_file: Path, since: str, api: str) -> subprocess.Popen:

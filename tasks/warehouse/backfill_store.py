@@ -17,6 +17,28 @@ from newsflow.schemas.records import FeedEntry, SitemapItem
 from newsflow.tasks.warehouse.bulk import BulkStore, arrow_table
 
 BACKFILL = "backfill"
+#: A backfill entry as ``_entry`` takes it (``s``: seen_entries, ``b``: backfill_items).
+_ENTRY_COLUMNS = "s.source, s.entry_id, s.url, s.title, s.published_at, b.lastmod"
+
+
+def _entry(
+    source: str,
+    entry_id: str,
+    url: str,
+    title: str | None,
+    published_at: datetime | None,
+    lastmod: datetime | None,
+) -> FeedEntry:
+    """A backfill URL as the pipeline takes an entry: its date, if any, is the sitemap's."""
+    return FeedEntry(
+        source=source,
+        entry_id=entry_id,
+        url=url,
+        title=title,
+        published_at=published_at,
+        date_source="sitemap",
+        lastmod=lastmod,
+    )
 
 
 @dataclass(frozen=True)
@@ -134,8 +156,8 @@ class BackfillStore(BulkStore):
         """The job's URLs to fetch now: ``pending`` (never requested, or a kill came first)
         and ``retry`` ones whose next attempt is due; newest sitemap date first."""
         rows = self.con.execute(
-            """
-            SELECT s.source, s.entry_id, s.url, s.title, s.published_at
+            f"""
+            SELECT {_ENTRY_COLUMNS}
             FROM backfill_items b
             JOIN seen_entries s ON s.source = b.source AND s.entry_id = b.url
             WHERE b.job_id = ? AND s.origin = 'backfill'
@@ -145,10 +167,25 @@ class BackfillStore(BulkStore):
             """,
             [job_id, now],
         ).fetchall()
-        return [
-            FeedEntry(source=s, entry_id=e, url=u, title=t, published_at=p)
-            for s, e, u, t, p in rows
-        ]
+        return [_entry(*row) for row in rows]
+
+    def backfill_entries(self, urls: Sequence[str]) -> dict[str, FeedEntry]:
+        """The backfill entries of archived pages (by URL), with what their sitemap said: a
+        resumed backfill finishing pages from the archive dates them as a fresh fetch would."""
+        if not urls:
+            return {}
+        rows = self.con.execute(
+            f"""
+            SELECT {_ENTRY_COLUMNS}
+            FROM seen_entries s
+            JOIN (SELECT source, url, any_value(lastmod) AS lastmod FROM backfill_items
+                  WHERE url IN (SELECT unnest(?)) GROUP BY ALL) b
+              ON s.source = b.source AND s.entry_id = b.url
+            WHERE s.origin = 'backfill'
+            """,
+            [list(urls)],
+        ).fetchall()
+        return {entry.url: entry for entry in (_entry(*row) for row in rows)}
 
     def backfill_states(self, job_id: str) -> dict[str, int]:
         """How many of the job's URLs are in each ``seen_entries`` state."""
