@@ -36,6 +36,7 @@ class FeedRound:
     states: dict[str, FeedState]
     transitions: dict[str, Transition] = field(default_factory=dict)
     polls: dict[str, FeedPoll] = field(default_factory=dict)  # the polls sent, by source
+    not_due: list[str] = field(default_factory=list)  # adaptive polling: not polled, not due
 
     @property
     def paused(self) -> list[str]:
@@ -79,7 +80,8 @@ def poll_sources(
     # Adaptive polling: a source whose next poll is not due yet is left out of this run
     # altogether (no request, no feed_fetches row); its schedule is feed_state.next_poll_at.
     polling = polling_policy(config.fetch)
-    sources = [s for s in sources if feed_policy.is_due(states[s.name], now, polling)]
+    not_due = [s.name for s in sources if not feed_policy.is_due(states[s.name], now, polling)]
+    sources = [s for s in sources if s.name not in not_due]
     jobs: list[PollJob] = []
     by_source: dict[str, FeedPoll] = {}
     for source in sources:
@@ -99,7 +101,7 @@ def poll_sources(
     polls = [by_source[s.name] for s in sources]
 
     policy = lifecycle_policy(config.fetch)
-    round_ = FeedRound(states=states)
+    round_ = FeedRound(states=states, not_due=not_due)
     for poll in polls:
         if poll.skipped:
             continue

@@ -47,8 +47,10 @@ def discover_sitemaps(
 
         def get(url: str) -> FetchResult:
             if fetch.respect_robots and not robots.allowed(url):
+                answer = robots.answer(key) if key is not None else None
+                why = f" ({answer.reason})" if answer is not None and answer.parser is None else ""
                 return FetchResult(
-                    url=url, final_url=url, error="robots: disallowed by the site's robots.txt"
+                    url=url, final_url=url, error=f"robots: disallowed by robots.txt{why}"
                 )
             wait = last[0] + delay - time.monotonic()
             if last[0] and wait > 0:

@@ -9,12 +9,13 @@ sitemaps) is a publication date; ``<lastmod>`` only says when the page last chan
 narrows the window but is never taken as the article's date.
 
 Why not a sitemap library: ``ultimate-sitemap-parser`` lets its web client be replaced, but it
-probes a fixed list of unpublished paths, inflates ``.gz`` bodies itself without a size limit
-and reads the whole tree before any date filter; trafilatura's ``sitemaps`` module fetches with
-its own downloader. newsflow's needs are small (two document types, four elements), so the
-documents are parsed here, with lxml configured not to resolve entities, load DTDs or touch the
-network, after the same entity check as feeds (``feeds.py``): a sitemap declaring entities is
-refused. Fetching stays in the one HTTP client (``tasks.py``), address guard on every hop.
+probes a fixed list of 14 unpublished paths, inflates ``.gz`` bodies with an unbounded
+``gzip.decompress`` (``usp.helpers.gunzip``) and reads the whole tree before any date filter;
+trafilatura's ``sitemaps`` module fetches with its own downloader. newsflow's needs are small
+(two document types, four elements), so the documents are parsed here, with lxml configured
+not to resolve entities, load DTDs or touch the network, after the same entity check as feeds
+(``feeds.py``): a sitemap declaring a DTD or entities is refused. Fetching stays in the one
+HTTP client (``sitemap_tasks.py``), address guard on every hop.
 """
 
 from __future__ import annotations
