@@ -229,3 +229,13 @@ def test_fast_and_slow_feeds_get_different_next_polls_and_a_run_polls_only_due_o
         assert {s[1] for s in schedule().values()} == {None}
     finally:
         server.stop()
+
+
+def test_a_failed_poll_is_due_at_the_next_run_unless_throttled():
+    now = T0
+    failed = PollSignals(entries_in_window=0, succeeded=False)
+    state = plan_next_poll(FeedState("s", "https://x.example/f"), failed, now, PollingPolicy())
+    assert state.next_poll_at is None and is_due(state, now, PollingPolicy())
+    throttled = FeedState("s", "https://x.example/f", next_allowed_at=now + timedelta(hours=1))
+    state = plan_next_poll(throttled, failed, now, PollingPolicy())
+    assert state.next_poll_at == now + timedelta(hours=1) and state.poll_reason == "Retry-After"

@@ -303,6 +303,17 @@ def plan_next_poll(
     """``state`` with the schedule after a poll at ``now`` (see the section comment)."""
     if not policy.adaptive:
         return replace(state, next_poll_at=None, poll_interval_s=None, poll_reason="fixed")
+    if not signals.succeeded:
+        # A failure is asked again at the next run (or after its Retry-After), as with fixed
+        # polling: the pause rule counts failed polls in a row, and a feed that is down for a
+        # moment should not lose a day of its rhythm.
+        wait = state.next_allowed_at
+        return replace(
+            state,
+            next_poll_at=wait,
+            poll_interval_s=(wait - now).total_seconds() if wait else None,
+            poll_reason="Retry-After" if wait else "the poll failed: due at the next run",
+        )
     # A feed lists its last few entries only: while what newsflow knows of it covers less
     # than the window, the rate is measured over what it covers (20 entries over 100 minutes
     # is a wire feed, not 20 entries a week).
@@ -316,13 +327,11 @@ def plan_next_poll(
         interval, reason = policy.max_interval_s, f"no entry in {_duration(span)}"
     interval = min(max(interval, policy.min_interval_s), policy.max_interval_s)
     all_new = signals.listed and signals.new >= signals.listed and not signals.first_poll
-    if signals.succeeded and all_new:
+    if all_new:
         interval, reason = policy.min_interval_s, "every listed entry was new (some may be missed)"
     cache = cache_lifetime(signals.cache_control, signals.expires, signals.ttl_min, now)
     if cache is not None and min(cache[0], policy.max_interval_s) > interval:
         interval, reason = min(cache[0], policy.max_interval_s), cache[1]
-    if not signals.succeeded:
-        reason = f"the poll failed; {reason}"
     when = now + timedelta(seconds=interval)
     if state.next_allowed_at is not None and state.next_allowed_at > when:
         when, reason = state.next_allowed_at, "Retry-After"

@@ -14,12 +14,13 @@ request at all.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from newsflow.schemas.config import Config, ConfigError, FetchConfig, SourceConfig
 from newsflow.tasks.fetch import feed_policy
+from newsflow.tasks.fetch.domains import domain_of
 from newsflow.tasks.fetch.feed_policy import FeedState, LifecyclePolicy, PollingPolicy, Transition
 from newsflow.tasks.fetch.feeds import FeedPoll, skipped_poll
 from newsflow.tasks.fetch.tasks import POLL_BATCH, PollJob, poll_feeds
@@ -84,17 +85,18 @@ def poll_sources(
     sources = [s for s in sources if s.name not in not_due]
     jobs: list[PollJob] = []
     by_source: dict[str, FeedPoll] = {}
+    waits = domain_waits(states.values(), now)
     for source in sources:
         state = states[source.name]
-        reason = feed_policy.skip_reason(state, now)
+        reason = feed_policy.skip_reason(state, now) or _domain_skip(state, source, waits)
         if reason is not None:
             by_source[source.name] = skipped_poll(source.name, state.poll_url, reason, now)
             continue
         url = state.poll_url or source.feed
         jobs.append(PollJob(source.name, url, state.etag, state.last_modified))
     futures = [
-        poll_feeds.submit(jobs[i : i + POLL_BATCH], config.fetch, f"{i + 1}-{i + POLL_BATCH}")
-        for i in range(0, len(jobs), POLL_BATCH)
+        poll_feeds.submit(batch, config.fetch, f"{start}-{start + len(batch) - 1}")
+        for start, batch in _batches_by_domain(jobs, POLL_BATCH)
     ]
     for future in futures:
         by_source.update((poll.source, poll) for poll in future.result())
@@ -120,6 +122,51 @@ def poll_sources(
                 states[poll.source].config_url,
             )
     return polls, round_
+
+
+def domain_waits(states: Iterable[FeedState], now: datetime) -> dict[str, tuple[datetime, str]]:
+    """Per registrable domain, the latest ``Retry-After`` one of its sources is waiting out
+    (and which source): the other sources on that domain wait too."""
+    waits: dict[str, tuple[datetime, str]] = {}
+    for state in states:
+        until = state.next_allowed_at
+        domain = domain_of(state.poll_url) if until is not None and until > now else None
+        if domain is not None and (domain not in waits or until > waits[domain][0]):
+            waits[domain] = (until, state.source)
+    return waits
+
+
+def _domain_skip(
+    state: FeedState, source: SourceConfig, waits: dict[str, tuple[datetime, str]]
+) -> str | None:
+    domain = domain_of(state.poll_url or source.feed)
+    if domain is None or domain not in waits or waits[domain][1] == state.source:
+        return None
+    until, other = waits[domain]
+    return (
+        f"skipped: source {other} on the same domain ({domain}) was asked to wait "
+        f"(Retry-After) until {until.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    )
+
+
+def _batches_by_domain(jobs: list[PollJob], size: int) -> list[tuple[int, list[PollJob]]]:
+    """``jobs`` in task batches of about ``size``, a domain's feeds never split across two
+    (batches run concurrently; a domain's feeds are polled one after another in its batch)."""
+    grouped: dict[str, list[PollJob]] = {}
+    for job in jobs:
+        grouped.setdefault(domain_of(job.url) or job.url, []).append(job)
+    out: list[tuple[int, list[PollJob]]] = []
+    current: list[PollJob] = []
+    start = 1
+    for group in grouped.values():
+        if current and len(current) + len(group) > size:
+            out.append((start, current))
+            start += len(current)
+            current = []
+        current.extend(group)
+    if current:
+        out.append((start, current))
+    return out
 
 
 def save_round(
