@@ -77,6 +77,10 @@ def test_backfill_loads_every_in_window_article_once_and_a_rerun_adds_nothing(
     assert again.already_done and again.pages_fetched == 0
     assert site.server.requests == []  # a finished backfill asks nothing of the site
     assert rows(db, "SELECT count(*) FROM articles") == [(len(expected),)]
+    with duckdb.connect(str(db), read_only=True) as con:  # the analysts' snapshot
+        jobs = con.execute("SELECT urls_queued, finished_at IS NOT NULL FROM backfill_jobs")
+        assert jobs.fetchall() == [(len(expected), True)]
+        assert con.execute("SELECT DISTINCT origin FROM articles").fetchall() == [("backfill",)]
 
 
 def test_the_page_date_wins_then_the_sitemap_date_and_lastmod_is_flagged_not_guessed(

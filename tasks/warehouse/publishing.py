@@ -40,6 +40,7 @@ SNAPSHOT_TABLES = (
     "pipeline_runs",
     "feed_state",
     "feed_fetches",
+    "backfill_jobs",
     "articles",
     "article_versions",
     "rejected_articles",
@@ -61,8 +62,7 @@ INTERNAL_TABLES = (
     "search_docs",  # the full-text index, copied into fts_main_articles (search.py)
     "search_dict",
     "search_terms",
-    "backfill_jobs",  # a backfill's progress (backfill_store.py)
-    "backfill_items",
+    "backfill_items",  # a backfill's queue (backfill_store.py); its jobs are published
 )
 
 #: Columns a row comparison leaves out: bulky, and their change shows in another column.
