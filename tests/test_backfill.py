@@ -227,3 +227,18 @@ def test_a_backfill_killed_midway_resumes_and_loads_each_article_once(prefect_ha
         assert rows(db, "SELECT count(*) FROM articles") == [(len(expected),)]
     finally:
         server.stop()
+
+
+def test_bad_arguments_are_one_line_errors_with_exit_2(tmp_path, site, capsys):
+    from newsflow.cli.main import main
+
+    config_file = write_config(site_config(tmp_path / "w.duckdb", site), tmp_path / "n.toml")
+    base = ["backfill", "--config", str(config_file)]
+    assert main([*base, "--source", "nope"]) == 2
+    assert main([*base, "--source", "site", "--since", "last week"]) == 2
+    assert main([*base, "--source", "site", "--since", "2026-11-02", "--until", "2026-11-01"]) == 2
+    assert main([*base, "--source", "site", "--max", "0"]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert len(errors) == 4 and all(line.startswith("newsflow: error: ") for line in errors)
+    assert "Traceback" not in "\n".join(errors)
+    assert site.server.requests == []  # nothing was asked of the site
