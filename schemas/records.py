@@ -62,6 +62,12 @@ class FeedEntry(BaseModel):
     lastmod: datetime | None = None
 
 
+#: How extraction's error begins for an HTML page that gave no article text (only a title,
+#: captions or page chrome, or nothing at all). Such a page is still a record for the row suite:
+#: it fails ``body_present`` and is kept in ``rejected_articles`` with what extraction found.
+NO_TEXT_ERROR = "no article text"
+
+
 class ExtractedArticle(BaseModel):
     """A page after extraction and cleaning: the fields analysts query, or an ``error``."""
 
@@ -82,6 +88,11 @@ class ExtractedArticle(BaseModel):
     # counts them per source so that lines recurring across a site's articles can be learnt.
     line_hashes: list[str] = Field(default_factory=list)
     error: str | None = None
+
+    @property
+    def no_text(self) -> bool:
+        """An HTML page that extraction read but that has no body (see :data:`NO_TEXT_ERROR`)."""
+        return self.error is not None and self.error.startswith(NO_TEXT_ERROR)
 
 
 @dataclass(frozen=True)

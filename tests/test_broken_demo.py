@@ -89,39 +89,49 @@ def test_one_alert_names_source_checks_samples_run_and_docs(broken, con):
     assert alert["title"] == f"newsflow: 2 data-quality checks failed (1 critical) — {BROKEN}"
     body = alert["message"]
     assert f"[CRITICAL] reject_rate — source {BROKEN}" in body
-    assert "observed: 71% of the source's pages gave no valid article (5 of 7" in body
+    # the three pictures without text are rejected; the two with a line under them are kept
+    assert "observed: 43% of the source's pages gave no valid article (3 of 7" in body
+    assert "3 rejected by the row checks, 0 without article text" in body
     assert "expected: at most 25% of the source's pages rejected" in body
-    assert "count: 5 pages rejected in this run" in body
+    assert "count: 3 pages rejected in this run" in body
     assert f"[WARNING] freshness — source {BROKEN}" in body
     samples = [line.strip() for line in body.splitlines() if f"/{BROKEN}/photo-" in line]
-    assert len(samples) == 5
-    assert {s.rsplit("/", 1)[1].removesuffix(".html") for s in samples} == {*PHOTOS, *SHORT}
+    assert len(samples) == 3
+    assert {s.rsplit("/", 1)[1].removesuffix(".html") for s in samples} == set(PHOTOS)
     run_id = ingest_run(con)
     assert f"run: {run_id}" in body
     page = body.split("Data Docs: ", 1)[1].splitlines()[0]
     assert Path(page).is_file() and run_id in page
 
 
-def test_rejected_rows_and_pages_without_article_have_reasons(con):
+def test_pictures_without_text_are_rejected_and_short_ones_flagged(con):
     rejected = con.execute(
-        "SELECT url, failed_checks, details FROM rejected_articles WHERE source = ? ORDER BY url",
+        "SELECT url, failed_checks, details, record FROM rejected_articles WHERE source = ? "
+        "ORDER BY url",
         [BROKEN],
     ).fetchall()
-    assert [url.rsplit("/", 1)[1] for url, _, _ in rejected] == [f"{s}.html" for s in SHORT]
-    for _, checks, details in rejected:
-        assert checks == ["body_min_length"]
-        assert json.loads(details)["body_min_length"]["observed"]["word_count"] < 80
+    assert [url.rsplit("/", 1)[1] for url, *_ in rejected] == [f"{p}.html" for p in PHOTOS]
+    for _, checks, details, record in rejected:
+        assert checks[0] == "body_present"
+        assert json.loads(details)["body_present"]["observed"] == {"body_chars": 0}
+        assert json.loads(record)["title"]  # what extraction found is kept with the verdict
+    # a page read as HTML with no text is a reject now, not a page error
     errors = con.execute(
-        "SELECT url, error FROM raw_pages WHERE source = ? AND error IS NOT NULL ORDER BY url",
+        "SELECT url FROM raw_pages WHERE source = ? AND error IS NOT NULL", [BROKEN]
+    ).fetchall()
+    assert errors == []
+    flagged = con.execute(
+        "SELECT url, quality_flags, word_count FROM articles WHERE source = ? "
+        "AND len(quality_flags) > 0 ORDER BY url",
         [BROKEN],
     ).fetchall()
-    assert [url.rsplit("/", 1)[1] for url, _ in errors] == [f"{p}.html" for p in PHOTOS]
-    assert all("no article text" in error for _, error in errors)
+    assert [url.rsplit("/", 1)[1] for url, _, _ in flagged] == [f"{s}.html" for s in SHORT]
+    assert all(flags == ["body_min_length"] and words < 80 for _, flags, words in flagged)
 
 
 def test_valid_rows_are_loaded_and_results_recorded(con):
     per_source = dict(con.execute("SELECT source, count(*) FROM articles GROUP BY 1").fetchall())
-    assert per_source[BROKEN] == 2 and sum(per_source.values()) >= 37
+    assert per_source[BROKEN] == 4 and sum(per_source.values()) >= 39
     run_id = ingest_run(con)
     table = con.execute(
         'SELECT "check", source, severity, success, unexpected_count FROM dq_results '
@@ -129,8 +139,8 @@ def test_valid_rows_are_loaded_and_results_recorded(con):
         [run_id],
     ).fetchall()
     assert table == [
-        ("freshness", BROKEN, "warning", False, 2),
-        ("reject_rate", BROKEN, "critical", False, 5),
+        ("freshness", BROKEN, "warning", False, 4),  # its articles: the flagged ones count
+        ("reject_rate", BROKEN, "critical", False, 3),
     ]
     evaluated = con.execute(
         "SELECT count(DISTINCT source) FROM dq_results "

@@ -3,13 +3,13 @@ killed at moments chosen from the outside (how many pages the servers have answe
 again with no manual step; ``articles`` (url, content_hash) and ``rejected_articles`` (url) must
 equal those of one uninterrupted run of the same corpus.
 
-The corpus: three hosts (127.0.0.1-3), one feed each, 80 entries per feed: most pages are
-articles, some too short (rejected by the row checks), some answer 404 (a page error), so all
-three outcomes are exercised. Every request is slowed a little so a run lasts long enough to be
-killed mid-fetch. The runs report to a Prefect server of this module's own, started without its
-services (so without the lease service that would reclaim a dead holder's slot); each
-warehouse's writer limit is created disabled there, so a killed run's writer slot cannot stall
-the rerun and DuckDB's lock is the guard, as for a CLI command on its own temporary server.
+The corpus: three hosts (127.0.0.1-3), one feed each, 80 entries per feed: most pages are articles,
+some "page not found" pages served with 200 (rejected by the row checks: not an article), some
+answer 404 (a page error), so all three outcomes are exercised. Every request is slowed a little so
+a run lasts long enough to be killed mid-fetch. The runs report to a Prefect server of this module's
+own, started without its services (so without the lease service that would reclaim a dead holder's
+slot); each warehouse's writer limit is created disabled there, so a killed run's writer slot cannot
+stall the rerun and DuckDB's lock is the guard, as for a CLI command on its own temporary server.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ WORDS = [f"w{n:03d}" for n in range(600)]
 
 
 def _article(host: int, n: int) -> str | None:
-    """The page of entry ``n`` on host ``host``: None for a 404, short text for a reject."""
+    """The page of entry ``n`` on host ``host``: None for a 404, a "page not found" page served
+    with 200 for a reject."""
     if n % 20 == 7:
         return None
     rng = random.Random(host * 1000 + n)
@@ -52,6 +53,9 @@ def _article(host: int, n: int) -> str | None:
         for _ in range(paragraphs)
     )
     title = f"Report {host}-{n}: {' '.join(rng.choice(WORDS) for _ in range(4))}"
+    if paragraphs == 1:  # a soft 404: what the quarantine is for
+        title = "Page not found"
+        body += "<p>Sorry, the page you were looking for does not exist or has been moved.</p>"
     return (
         f"<!doctype html><html lang='en'><head><title>{title}</title>"
         f"<meta name='author' content='Writer {n % 7}'>"

@@ -113,7 +113,8 @@ def test_caption_only_404_and_pdf_are_accounted_for(demo_runs, con):
     }
     rejected = dict(con.execute("SELECT url, failed_checks FROM rejected_articles").fetchall())
     caption_only = next(u for u in rejected if u.endswith(special["caption_only"]))
-    assert rejected[caption_only]  # with the checks it failed
+    # a picture and its summary: no body of its own, the only page the quarantine holds
+    assert rejected == {caption_only: ["body_present", "body_min_length"]}
     errors = dict(
         con.execute("SELECT url, error FROM raw_pages WHERE error IS NOT NULL").fetchall()
     )
@@ -121,6 +122,20 @@ def test_caption_only_404_and_pdf_are_accounted_for(demo_runs, con):
     pdf = next(e for u, e in errors.items() if u.endswith(special["pdf"]))
     assert missing.startswith("http_404")
     assert pdf.startswith("not_html") and "application/pdf" in pdf
+
+
+def test_no_demo_article_carries_the_newsletter_line(con):
+    promos = {line for m in MANIFEST for line in m["boilerplate_lines"] if "inbox" in line}
+    assert "Get the North Star Wire evening digest in your inbox every weekday at 6pm." in promos
+    for url, text in con.execute("SELECT url, text FROM articles").fetchall():
+        assert not {_norm(p) for p in promos} & {_norm(line) for line in text.split("\n")}, url
+
+
+def test_demo_articles_are_clean_and_say_where_their_date_is_from(con):
+    rows = con.execute("SELECT quality_flags, published_at_source FROM articles").fetchall()
+    assert len(rows) >= 25
+    assert all(flags == [] for flags, _ in rows)
+    assert {source for _, source in rows} <= {"json-ld", "meta"}
 
 
 def test_the_same_article_in_two_feeds_is_one_row(demo_runs, con):

@@ -174,26 +174,34 @@ def _page_errors(db) -> dict[str, str | None]:
 
 def test_reprocess_keeps_the_error_of_pages_now_rejected(prefect_harness, tmp_path_factory):
     """A page whose extraction failed at ingest and that now gives a row the row checks reject
-    keeps its stored error; only pages that now give a loaded article lose it."""
+    keeps its stored error; only pages that now give a loaded article lose it. A warning check
+    never rejects: a word minimum no article reaches loads every article with the flag, and the
+    next reprocess without it clears the flag (the flags follow the checks, not the content)."""
     demo = demo_warehouse(tmp_path_factory)
     db = copy_warehouse(demo, tmp_path_factory.mktemp("reprocess-errors"))
     with duckdb.connect(str(working_path(db))) as con:  # as if extraction had failed at ingest
         con.execute("UPDATE raw_pages SET error = 'extraction failed' WHERE html IS NOT NULL")
     urls = set(_page_errors(db))
     assert len(urls) >= 35
+    caption_only = ["2026-11-27-first-frost-orchards.html"]  # rejected for body_present
     fetch = FetchConfig(allow_private=[], per_host_delay_s=0.0)
     strict = demo.config.model_copy(
         update={"fetch": fetch, "checks": {**demo.config.checks, "min_words": 100_000}}
     )
     summary = reprocess(config=strict, db=str(db))
-    assert summary.loaded.new + summary.loaded.updated + summary.loaded.unchanged == 0
-    assert _page_errors(db) == dict.fromkeys(urls, "extraction failed")
+    assert summary.loaded.unchanged == len(urls) - 1
+    kept = {url for url, error in _page_errors(db).items() if error is not None}
+    assert [url.rsplit("/", 1)[-1] for url in kept] == caption_only
+    with duckdb.connect(str(db), read_only=True) as con:
+        flags = con.execute("SELECT DISTINCT quality_flags FROM articles").fetchall()
+    assert flags == [(["body_min_length"],)]
 
     plain = demo.config.model_copy(update={"fetch": fetch})
     summary = reprocess(config=plain, db=str(db))
     errors = _page_errors(db)
     kept = {url for url, error in errors.items() if error is not None}
-    assert [url.rsplit("/", 1)[-1] for url in kept] == [
-        "2026-11-27-first-frost-orchards.html"  # the caption-only page, rejected again
-    ]
+    assert [url.rsplit("/", 1)[-1] for url in kept] == caption_only
     assert summary.loaded.unchanged == len(urls) - 1
+    with duckdb.connect(str(db), read_only=True) as con:
+        flags = con.execute("SELECT DISTINCT quality_flags FROM articles").fetchall()
+    assert flags == [([],)]

@@ -1,7 +1,8 @@
 """The row-level data-quality gate, with real Great Expectations runs (no mocks).
 
 Every check gets a crafted row that fails it and nothing else, so a check that stops firing,
-or one that starts firing on a neighbour's input, shows up here by name.
+or one that starts firing on a neighbour's input, shows up here by name. A failed critical check
+rejects the row; a failed warning keeps it, with the check's name in ``quality_flags``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ NOW = datetime.now(UTC)
 #: Each check's severity as the suite declares it: results must carry their check's severity,
 #: and tuning a severity in the suite JSON needs no edit here.
 CHECKS = {e["meta"]["check"]: e["severity"] for e in load_suite(ROW_SUITE)["expectations"]}
+WARNINGS = {check for check, severity in CHECKS.items() if severity == "warning"}
 RESULT_KEYS = {"suite", "check", "severity", "success", "observed", "unexpected_count"}
 
 
@@ -60,6 +62,11 @@ def make_row(**overrides) -> dict:
 
 def results_by_check(outcome: ValidationOutcome) -> dict[str, dict]:
     return {r["check"]: r for r in outcome.results}
+
+
+def loaded(row: dict, *flags: str) -> dict:
+    """``row`` as validation hands it to the loader: with the warning checks it failed."""
+    return {**row, "quality_flags": list(flags)}
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -133,6 +140,12 @@ def test_suite_json_names_every_check_with_a_severity():
     # every check has a crafted row that fails it (body_present: its own test below)
     assert set(CHECKS) == {*FAILING_ROWS, "body_present"}
     assert set(CHECKS.values()) <= {"critical", "warning"}
+    # the quarantine is for what is not an article; everything else only flags
+    assert {c for c, severity in CHECKS.items() if severity == "critical"} == {
+        "url_http",
+        "body_present",
+        "not_an_article",
+    }
 
 
 # --------------------------------------------------------------------------- real GX runs
@@ -148,7 +161,7 @@ def test_empty_input_gives_empty_outcome_without_running_gx(tmp_path):
 def test_good_row_passes_every_check():
     row = make_row()
     outcome = validate_articles([row], expected_language={"alpha": "en"})
-    assert outcome.valid == [row]
+    assert outcome.valid == [loaded(row)]
     assert outcome.rejected == []
     assert {r["check"]: r["severity"] for r in outcome.results} == CHECKS
     for result in outcome.results:
@@ -190,16 +203,35 @@ FAILING_ROWS = {
         {"published_at": "1990-05-01T00:00:00+00:00"},
     ),
     "language_as_configured": ({"language": "de"}, {"language": "de"}),
+    "not_an_article": (
+        {
+            "title": "Page not found",
+            "text": "Sorry, the page you were looking for does not exist. Try the search.",
+        },
+        {"page_kind": "page not found", "title": "Page not found"},
+    ),
 }
 
 
 @pytest.mark.parametrize("check", sorted(FAILING_ROWS))
 def test_each_check_fails_alone_for_its_crafted_row(check):
     overrides, observed = FAILING_ROWS[check]
+    if check == "not_an_article":  # a stub is short by nature: only the wall is under test
+        overrides = {**overrides, "word_count": 80}
     good, bad = make_row(url="https://news.example.org/good"), make_row(**overrides)
     outcome = validate_articles([good, bad], expected_language={"alpha": "en"})
 
-    assert outcome.valid == [good]
+    results = results_by_check(outcome)
+    assert results[check]["unexpected_count"] == 1
+    assert {c for c, r in results.items() if r["unexpected_count"]} == {check}
+    seen = json.loads(results[check]["observed"])
+    assert seen["sample_urls"] == [bad["url"]]
+    assert seen["by_source"] == {"alpha": 1}
+    if check in WARNINGS:  # kept, flagged: nothing real is thrown away
+        assert outcome.valid == [loaded(good), loaded(bad, check)]
+        assert outcome.rejected == []
+        return
+    assert outcome.valid == [loaded(good)]
     [rejection] = outcome.rejected
     assert rejection.record is bad
     assert rejection.failed_checks == [check]
@@ -208,12 +240,14 @@ def test_each_check_fails_alone_for_its_crafted_row(check):
     assert rejection.details[check]["expected"]
     json.dumps(rejection.details)  # JSON-serialisable, as rejected_articles stores it
 
-    results = results_by_check(outcome)
-    assert results[check]["unexpected_count"] == 1
-    assert {c for c, r in results.items() if r["unexpected_count"]} == {check}
-    seen = json.loads(results[check]["observed"])
-    assert seen["sample_urls"] == [bad["url"]]
-    assert seen["by_source"] == {"alpha": 1}
+
+def test_a_rejected_row_lists_its_warnings_too():
+    bad = make_row(url="ftp://news.example.org/x", text=body(40))
+    outcome = validate_articles([bad])
+    [rejection] = outcome.rejected
+    assert rejection.failed_checks == ["url_http", "body_min_length"]
+    assert rejection.details["body_min_length"]["observed"] == {"word_count": 40}
+    assert outcome.valid == []
 
 
 def test_body_present_fails_alone_when_length_threshold_is_zero():
@@ -234,20 +268,21 @@ def test_missing_url_is_rejected_as_not_http():
 def test_missing_published_at_and_language_are_allowed():
     row = make_row(published_at=None, language=None)
     outcome = validate_articles([row], expected_language={"alpha": "en"})
-    assert outcome.valid == [row]
+    assert outcome.valid == [loaded(row)]
 
 
-def test_row_failing_two_checks_lists_both_with_their_values():
-    bad = make_row(text=body(30), published_at=NOW + timedelta(days=2))
-    outcome = validate_articles([bad])
-    [rejection] = outcome.rejected
-    assert rejection.failed_checks == ["body_min_length", "published_at_not_in_future"]
-    assert rejection.details["body_min_length"] == {
-        "observed": {"word_count": 30},
-        "expected": "at least 80 words",
-    }
-    future = rejection.details["published_at_not_in_future"]
-    assert future["observed"]["published_at"] == bad["published_at"].isoformat()
+def test_row_failing_two_warnings_is_loaded_with_both_flags():
+    short = make_row(text=body(30), published_at=NOW + timedelta(days=2))
+    outcome = validate_articles([short])
+    assert outcome.rejected == []
+    assert outcome.valid == [loaded(short, "body_min_length", "published_at_not_in_future")]
+    results = results_by_check(outcome)
+    assert results["body_min_length"]["unexpected_count"] == 1
+    example = json.loads(results["body_min_length"]["observed"])["example"]
+    assert example["observed"] == {"word_count": 30}
+    assert example["expected"] == "at least 80 words"
+    future = json.loads(results["published_at_not_in_future"]["observed"])["example"]
+    assert future["observed"]["published_at"] == short["published_at"].isoformat()
     assert future["expected"].startswith(f"published_at <= {(NOW + timedelta(days=1)).isoformat()}")
 
 
@@ -261,9 +296,15 @@ def test_one_batch_maps_every_failing_row_to_its_own_check():
     good = [make_row(url=f"https://news.example.org/good-{i}") for i in range(3)]
     rows = good[:1] + list(bad_rows.values()) + good[1:]
     outcome = validate_articles(rows, expected_language={"alpha": "en"})
-    assert outcome.valid == good
+    flagged = {c: r for c, r in bad_rows.items() if c in WARNINGS}
+    assert outcome.valid == [
+        loaded(good[0]),
+        *(loaded(row, check) for check, row in flagged.items()),
+        *(loaded(row) for row in good[1:]),
+    ]
+    # the wall is short too: rejected for not being an article, its length listed as well
     assert {r.record["url"]: r.failed_checks for r in outcome.rejected} == {
-        row["url"]: [check] for check, row in bad_rows.items()
+        bad_rows["not_an_article"]["url"]: ["not_an_article", "body_min_length"]
     }
 
 
@@ -271,17 +312,17 @@ def test_per_source_threshold_override():
     alpha = make_row(source="alpha", url="https://a.example.org/1", text=body(50))
     beta = make_row(source="beta", url="https://b.example.org/1", text=body(50))
     outcome = validate_articles([alpha, beta], source_thresholds={"beta": {"min_words": 40}})
-    assert outcome.valid == [beta]
-    [rejection] = outcome.rejected
-    assert rejection.record is alpha
-    assert rejection.details["body_min_length"]["expected"] == "at least 80 words"
+    assert outcome.valid == [loaded(alpha, "body_min_length"), loaded(beta)]
+    example = json.loads(results_by_check(outcome)["body_min_length"]["observed"])["example"]
+    assert example["url"] == alpha["url"] and example["expected"] == "at least 80 words"
 
     # A global threshold applies to every source; a per-source one still wins over it.
     outcome = validate_articles(
         [alpha, beta], thresholds={"min_words": 45}, source_thresholds={"beta": {"min_words": 60}}
     )
-    assert outcome.valid == [alpha]
-    assert outcome.rejected[0].details["body_min_length"]["expected"] == "at least 60 words"
+    assert outcome.valid == [loaded(alpha), loaded(beta, "body_min_length")]
+    example = json.loads(results_by_check(outcome)["body_min_length"]["observed"])["example"]
+    assert example["url"] == beta["url"] and example["expected"] == "at least 60 words"
 
 
 def test_unknown_threshold_is_a_config_error():
@@ -305,11 +346,11 @@ def test_language_mismatch_only_for_the_source_that_expects_a_language():
     outcome = validate_articles(
         [alpha, beta, gamma], expected_language={"alpha": "en", "beta": None, "gamma": "en"}
     )
-    assert outcome.valid == [beta, gamma]
-    [rejection] = outcome.rejected
-    assert rejection.record is alpha
-    assert rejection.failed_checks == ["language_as_configured"]
-    assert rejection.details["language_as_configured"] == {
+    assert outcome.rejected == []
+    assert outcome.valid == [loaded(alpha, "language_as_configured"), loaded(beta), loaded(gamma)]
+    example = json.loads(results_by_check(outcome)["language_as_configured"]["observed"])["example"]
+    assert example == {
+        "url": alpha["url"],
         "observed": {"language": "de"},
         "expected": "language en",
     }

@@ -29,6 +29,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from difflib import SequenceMatcher
 
 from newsflow.tasks.extract.clean_normalise import normalise_line
+from newsflow.tasks.extract.repeats import drop_copies
 
 # --------------------------------------------------------------------------------------------------
 # Photo credits
@@ -240,33 +241,13 @@ def drop_kicker(
 # --------------------------------------------------------------------------------------------------
 # Repeated lines
 
-_MIN_REPEAT_KEY_CHARS = 8
-_MIN_PROSE_WORDS = 10
-
 
 def drop_repeated_lines(lines: Sequence[str]) -> list[str]:
-    """Keep the first of lines that are equal after normalisation (punctuation, case, Unicode
-    forms).
-
-    Which repeats are artifacts? A paragraph or caption (eight words or more) said twice is always a
-    copy: a lightbox duplicate, a sticky teaser, a re-rendered block. Short lines are different:
-    listicles and results pages legitimately repeat fields ("Easter adventure trail 23 March–7
-    April. nationaltrust.org.uk" under several entries, a nominee named in two categories), so a
-    short line only goes when it directly follows its own copy. Keys under eight characters ("1.",
-    "Q:", "***") are never touched; chrome among them is ``drop_chrome_lines``' job.
-    """
-    seen: set[str] = set()
-    out: list[str] = []
-    previous = ""
-    for ln in lines:
-        key = normalise_line(ln)
-        repeat = len(key) >= _MIN_REPEAT_KEY_CHARS and key in seen
-        if repeat and (key == previous or len(ln.split()) >= _MIN_PROSE_WORDS):
-            continue
-        seen.add(key)
-        previous = key
-        out.append(ln)
-    return out
+    """Keep the first of lines that are equal after normalisation, dropping copies only: what a
+    copy is (a paragraph said twice, a short line doubled in place) is defined once in
+    ``repeats.py``, which the row check reads too, so a short repeat kept here on purpose (a
+    FAQ's question, a results page's venue) is flagged there, never rejected."""
+    return drop_copies(lines)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -66,19 +66,65 @@ def _walk(node: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
             yield from _walk(item, depth + 1)
 
 
+_WRAPPER = re.compile(r"^\s*(?://\s*)?(?:<!\[CDATA\[|<!--)|(?://\s*)?(?:\]\]>|-->)\s*$")
+_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
+_ENTITY = re.compile(r"&(?:quot|#34|#x22|amp|lt|gt|apos|#39);")
+
+
+def _strip_trailing_commas(raw: str) -> str:
+    """``{"a": 1,}`` → ``{"a": 1}``, leaving commas inside strings alone."""
+    out: list[str] = []
+    for i, part in enumerate(re.split(r'("(?:[^"\\]|\\.)*")', raw)):
+        out.append(part if i % 2 else _TRAILING_COMMA.sub(r"\1", part))
+    return "".join(out)
+
+
+def _decode_all(raw: str) -> list[Any]:
+    """Every JSON value in ``raw``: one, or several written one after another (a CMS that
+    concatenates its blocks into one script). Raw control characters inside strings (a tab or a
+    line break pasted into a headline) are accepted, as browsers and search engines accept them."""
+    decoder = json.JSONDecoder(strict=False)
+    values: list[Any] = []
+    index, end = 0, len(raw)
+    while index < end:
+        while index < end and raw[index] in " \t\r\n;,":
+            index += 1
+        if index >= end:
+            break
+        value, index = decoder.raw_decode(raw, index)
+        values.append(value)
+    return values
+
+
+def parse_jsonld(raw: str) -> list[Any]:
+    """The JSON values of one ``ld+json`` script, read as tolerantly as search engines read them:
+    CDATA or comment wrappers, trailing commas, control characters in strings, several values
+    in one script, and a script whose quotes arrive as HTML entities (``&quot;``). Empty when
+    the text is not JSON even so."""
+    text = _WRAPPER.sub("", raw.strip())
+    attempts = [text, _strip_trailing_commas(text)]
+    if _ENTITY.search(text):
+        attempts.append(_strip_trailing_commas(html.unescape(text)))
+    for attempt in attempts:
+        try:
+            return _decode_all(attempt)
+        except (ValueError, RecursionError):
+            continue
+    return []
+
+
 def jsonld_articles(tree: HtmlElement) -> list[dict[str, Any]]:
-    """The schema.org article objects of the page's JSON-LD, in document order; unparsable
-    scripts are skipped. Parse once per page and hand the list to every reader."""
+    """The schema.org article objects of the page's JSON-LD, in document order: every block,
+    ``@graph`` and nested items, arrays of objects, each block parsed tolerantly
+    (:func:`parse_jsonld`); a block that is not JSON even so is skipped. Parse once per page and
+    hand the list to every reader."""
     out: list[dict[str, Any]] = []
     for script in tree.xpath("//script[@type='application/ld+json']"):
         raw = script.text or ""
         if not any(needle in raw for needle in _NEEDLES):
             continue
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError):
-            continue
-        out.extend(obj for obj in _walk(data) if schema_types(obj) & ARTICLE_TYPES)
+        for data in parse_jsonld(raw):
+            out.extend(obj for obj in _walk(data) if schema_types(obj) & ARTICLE_TYPES)
     return out
 
 

@@ -33,7 +33,7 @@ from newsflow.tasks.extract.clean_meta import (
     declared_sections,
     jsonld_authors,
     meta_content,
-    published_at,
+    published_fields,
     split_authors,
 )
 from newsflow.tasks.fetch.charset import decode_html, sniff_binary
@@ -305,7 +305,7 @@ def _extract(
         "canonical_url": canonical,
         "title": title,
         "authors": authors,
-        "published_at": published_at(tree, declared_articles, doc.date),
+        **published_fields(tree, declared_articles, doc.date),  # and published_at_source
         "captions": page_captions.captions,
         "description": " ".join((doc.description or "").split()) or None,
         "sitename": sitename,

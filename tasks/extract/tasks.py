@@ -32,7 +32,9 @@ def extract_batch(
     extraction already handed to the pool (``transform.start_extraction``), to collect.
 
     Returns article rows, the pages that gave no article (url → reason), and each article's
-    line hashes for per-source boilerplate learning.
+    line hashes for per-source boilerplate learning. A page that was read as HTML but left no
+    text is a row with an empty body, not an error: the row suite's ``body_present`` rejects
+    it into ``rejected_articles`` with its title, authors and date, where an analyst sees it.
     """
     html_pages = html_pages_of(fetched)
     if started is not None:
@@ -46,7 +48,7 @@ def extract_batch(
     errors: dict[str, str] = {}
     line_hashes: dict[str, list[str]] = {}
     for page, article in zip(html_pages, extracted, strict=True):
-        if article.error:
+        if article.error and not article.no_text:
             errors[page.url] = article.error
             continue
         row = transform.article_row(

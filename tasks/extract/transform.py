@@ -71,6 +71,7 @@ def article_row(
         "published_at_source": published_source,
         "language": extracted.language,
         "captions": [c.model_dump() for c in extracted.captions],
+        "description": extracted.description,  # read by the row checks, not stored
         "word_count": word_count(extracted.text),
         "content_hash": content_hash(title, extracted.text),
         "fetched_at": fetched_at,

@@ -98,7 +98,10 @@ def row_check_results(tally: Mapping[str, Mapping[str, Any]]) -> list[CheckResul
             ),
             "expected": f"at most {entry['max_unexpected_percent']}% of a batch failing",
             "count": bad,
-            "count_label": "records rejected for this check",
+            # a failed critical check rejects the record; a failed warning only flags it
+            "count_label": "records rejected for this check"
+            if entry["severity"] == "critical"
+            else "records loaded with this check in quality_flags",
             "sample_urls": entry["sample_urls"][:SAMPLE_URLS],
             "by_source": entry["by_source"],
             "rule": entry["rule"],

@@ -8,10 +8,17 @@ so what a check needs is first *derived* here in pandas, one column per question
 suite is what lets one GX run serve a batch mixing sources with different thresholds.
 
 GX runs with result format COMPLETE and the ``row_index`` column as the unexpected-index key, so
-every failing row maps back to its record with every check it failed. A row failing any
-expectation is rejected, whatever the expectation's overall success: ``mostly`` in the suite
-only decides whether the *batch* fails that expectation, and with it the expectation's
-``severity`` (critical fails the flow run; warning only alerts).
+every failing row maps back to its record with every check it failed. What a failing row
+becomes depends on its check's ``severity``:
+
+* a **critical** check (no URL, no body, not an article) rejects the row: it goes to
+  ``rejected_articles`` with every check it failed. These are records that are not articles;
+* a **warning** check keeps the row: its name is appended to the row's ``quality_flags`` and
+  the row is loaded. A 30-word brief, a FAQ that repeats its question, a table-layout page whose
+  first line holds the headline are real articles that analysts may want, or filter out.
+
+``mostly`` in the suite only decides whether the *batch* fails an expectation, and so whether
+the run alerts (warning) or fails (critical).
 """
 
 from __future__ import annotations
@@ -31,24 +38,31 @@ import pandas as pd
 
 from newsflow.schemas.suites import ROW_SUITE, effective_thresholds, load_suite
 from newsflow.tasks.extract.clean_normalise import normalise_line
+from newsflow.tasks.extract.repeats import count_lines
 from newsflow.tasks.quality.alerts import SAMPLE_URLS
+from newsflow.tasks.quality.page_kind import not_an_article
 
 KEY_COLUMN = "row_index"
 _TEXT_START_CHARS = 80
 
 
+CRITICAL = "critical"
+
+
 @dataclass
 class Rejection:
-    """A record that failed row checks, with every check it failed and what was seen."""
+    """A record that failed a critical row check, with every check it failed (warnings too)
+    and what was seen."""
 
     record: dict  # the row as given
-    failed_checks: list[str]  # check names, in suite order, e.g. ["body_min_length"]
+    failed_checks: list[str]  # check names, in suite order, e.g. ["body_present"]
     details: dict  # check -> {"observed": {column: value}, "expected": str}; JSON-serialisable
 
 
 @dataclass
 class ValidationOutcome:
-    """Valid rows to load, rejected rows to record, one ``dq_results`` row per check."""
+    """Rows to load (each with its ``quality_flags``: the warning checks it failed, in suite
+    order), rejected rows to record, one ``dq_results`` row per check."""
 
     valid: list[dict]
     rejected: list[Rejection]
@@ -79,25 +93,35 @@ def is_title_echo(title: str | None, text: str | None) -> bool:
 def paragraph_repeats(text: str | None, min_chars: int) -> tuple[int, str | None]:
     """(how often the most repeated paragraph of ``min_chars``+ characters occurs, that paragraph).
 
-    Paragraphs are the body's lines (the cleaner separates paragraphs by a newline); short lines
-    ("Advertisement", "Read more") are left to the cleaner and do not count here. Lines compare
-    as the cleaner's ``drop_repeated_lines`` compares them (``normalise_line``).
+    Paragraphs are the body's lines (the cleaner separates paragraphs by a newline). What counts
+    as the same line, and which lines are too short to count, is the cleaner's own definition
+    (``tasks/extract/repeats.py``): the cleaner drops copies, so what is left here is a repeat it
+    kept on purpose (a FAQ's question), which flags the article and never rejects it.
     """
-    counts: Counter[str] = Counter()
-    first_seen: dict[str, str] = {}
-    for line in (text or "").split("\n"):
-        stripped = line.strip()
-        if len(stripped) < min_chars:
-            continue
-        key = normalise_line(stripped)
-        if not key:
-            continue
-        counts[key] += 1
-        first_seen.setdefault(key, stripped)
-    if not counts:
+    counted = count_lines((text or "").split("\n"), min_chars)
+    if not counted:
         return 0, None
-    key, count = counts.most_common(1)[0]
-    return count, (first_seen[key][:_TEXT_START_CHARS] if count > 1 else None)
+    line, count = counted[0]
+    return count, (line[:_TEXT_START_CHARS] if count > 1 else None)
+
+
+def body_of(
+    text: str | None, description: str | None, captions: Sequence[Any] | None
+) -> str | None:
+    """The body as the ``body_present`` check sees it: None when there is none.
+
+    A page that is a captioned picture and its summary (a "photo of the day") often comes out of
+    extraction as one line: the page's standfirst, which is also its meta description. That
+    line is the page's summary, not text of its own, so such a body counts as absent and the
+    record is rejected for ``body_present`` instead of loaded as a one-line article. A page
+    without a picture keeps it: a brief whose only paragraph is also its description is real.
+    """
+    body = text.strip() if isinstance(text, str) else ""
+    if not body:
+        return None
+    if captions and description and normalise_line(body) == normalise_line(description):
+        return None
+    return body
 
 
 def primary_language(tag: str | None) -> str | None:
@@ -154,7 +178,7 @@ def derive_frame(
                 "url_text": str(row.get("url") or ""),  # missing → "" so the regex check fails
                 "title": title,
                 "title_text": title.strip() if isinstance(title, str) and title.strip() else None,
-                "body_text": text.strip() if isinstance(text, str) and text.strip() else None,
+                "body_text": body_of(text, row.get("description"), row.get("captions")),
                 "body_chars": len(text.strip()) if isinstance(text, str) else 0,
                 "text_start": (text or "").strip()[:_TEXT_START_CHARS],
                 "word_count": _word_count(row),
@@ -171,6 +195,7 @@ def derive_frame(
                 "language": row.get("language"),
                 "expected_language": expected,
                 "language_ok": language_matches(row.get("language"), expected),
+                "page_kind": not_an_article(row.get("url"), title, text),
             }
         )
     frame = pd.DataFrame.from_records(records)
@@ -333,6 +358,7 @@ def validate_articles(
     )
 
     failed: dict[int, list[str]] = defaultdict(list)
+    critical: set[int] = set()
     details: dict[int, dict[str, Any]] = defaultdict(dict)
     results: list[dict] = []
     safe_rows: dict[int, dict[str, Any]] = {}
@@ -344,15 +370,22 @@ def validate_articles(
             if index not in safe_rows:
                 safe_rows[index] = json_safe(frame.iloc[index].to_dict())
             failed[index].append(outcome.check)
+            if outcome.severity == CRITICAL:
+                critical.add(index)
             details[index][outcome.check] = _row_details(outcome.meta, safe_rows[index])
             if example is None:
                 example = {"url": safe_rows[index]["url"], **details[index][outcome.check]}
         results.append(_result_row(suite["name"], outcome, failing, example, frame))
 
-    valid = [row for index, row in enumerate(rows) if index not in failed]
+    valid = [
+        # flags the row came with (a backfill's date_from_lastmod_only) first, then the checks
+        {**row, "quality_flags": [*(row.get("quality_flags") or ()), *failed.get(index, [])]}
+        for index, row in enumerate(rows)
+        if index not in critical
+    ]
     rejected = [
         Rejection(record=rows[index], failed_checks=failed[index], details=details[index])
-        for index in sorted(failed)
+        for index in sorted(critical)
     ]
     docs_frame = frame.assign(body_text=frame["body_text"].str.slice(0, _DOCS_TEXT_CHARS))
     return ValidationOutcome(
