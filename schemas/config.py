@@ -104,6 +104,9 @@ class FetchConfig(_Strict):
     # rhythm (entries per week over the trailing window, clamped to the bounds, never sooner
     # than its TTL / Cache-Control max-age / Expires or Retry-After); "fixed" polls every
     # source at every run.
+    # What shares pacing and a Retry-After (tasks/fetch/domains.py): "domain", every source and
+    # host of one registrable domain; "host", each host's pages and each source's feed apart.
+    share_politeness: Literal["domain", "host"] = "domain"
     polling: Literal["adaptive", "fixed"] = "adaptive"
     poll_min_interval_min: float = Field(default=5.0, gt=0)
     poll_max_interval_h: float = Field(default=24.0, gt=0)

@@ -83,6 +83,11 @@ def test_hosts_of_one_domain_share_one_queue_and_a_429():
     assert pages[1].error.startswith("throttled:") and pages[1].transient
     assert pages[2].error is None  # another publisher: asked as usual
 
+    apart = PublicSites(throttling="https://news.example.co.uk/")
+    pages = fetch_pages(_entries(*order), apart, per_host_delay_s=0, by_domain=False)
+    assert "https://img.example.co.uk/2" in apart.asked  # share_politeness = "host"
+    assert pages[1].error is None
+
 
 def test_a_retry_after_on_one_feed_holds_back_the_others_on_its_site(prefect_harness, tmp_path):
     with LoopbackServer() as server:

@@ -85,7 +85,8 @@ def poll_sources(
     sources = [s for s in sources if s.name not in not_due]
     jobs: list[PollJob] = []
     by_source: dict[str, FeedPoll] = {}
-    waits = domain_waits(states.values(), now)
+    shared = config.fetch.share_politeness == "domain"
+    waits = domain_waits(states.values(), now) if shared else {}
     for source in sources:
         state = states[source.name]
         reason = feed_policy.skip_reason(state, now) or _domain_skip(state, source, waits)

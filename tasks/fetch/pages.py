@@ -135,10 +135,12 @@ def fetch_pages(
     max_workers: int = 8,
     on_done: Callable[[Page], None] | None = None,
     retry: RetryPolicy | None = None,
+    by_domain: bool = True,
 ) -> list[Page]:
     """Fetch every entry's page; sites in parallel, each registrable domain strictly one
     request at a time (its hosts share the queue, the pause and a 429).
 
+    ``by_domain`` False: each host is its own queue (``[fetch] share_politeness = "host"``).
     ``crawl_delay`` (robots.txt, per host) raises the pause, never lowers it. ``retry`` (None:
     no retries) is applied per page, its waits never shorter than the host's delay. Results
     come back in the order of ``entries``. An entry whose URL can never be fetched (a feed's
@@ -153,7 +155,7 @@ def fetch_pages(
     for index, entry in enumerate(entries):
         key, problem = host_key(entry.url), url_problem(entry.url)
         if key is not None and problem is None:
-            by_host[site_key(key[1], key[2])].append(index)
+            by_host[site_key(key[1], key[2]) if by_domain else f"{key[1]}:{key[2]}"].append(index)
             continue
         results[index] = refused_outcome(entry, datetime.now(UTC), problem or "invalid_url")
         if on_done is not None:

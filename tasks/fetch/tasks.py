@@ -99,7 +99,8 @@ def poll_feeds(jobs: Sequence[PollJob], fetch: FetchConfig, label: str) -> list[
 
     by_domain: dict[str, list[int]] = defaultdict(list)
     for index, job in enumerate(jobs):
-        by_domain[domain_of(job.url) or job.url].append(index)
+        shared = fetch.share_politeness == "domain"
+        by_domain[(domain_of(job.url) if shared else None) or f"{index}:{job.url}"].append(index)
     workers = max(1, min(fetch.max_workers, len(by_domain)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="newsflow-feed") as pool:
         for future in [pool.submit(poll_domain, d, idx) for d, idx in by_domain.items()]:
@@ -148,6 +149,7 @@ def fetch_batch(
             max_workers=fetch.max_workers,
             on_done=on_done,
             retry=retry_policy(fetch),
+            by_domain=fetch.share_politeness == "domain",
         )
     finally:
         for c in clients:
