@@ -3,6 +3,7 @@
     python benchmarks/scale.py                                   # 10,000 100,000 1,000,000
     python benchmarks/scale.py --sizes 10000 100000 --tmp /big/disk
     python benchmarks/scale.py --sizes 10000 --ticks idle new50
+    python benchmarks/scale.py --capped 512MB     # the ticks again under [warehouse] memory_limit
 
 What it does (issue 13, item 5):
 
@@ -157,10 +158,18 @@ def index_setup(db: Path, chunk: int) -> float:
 # --------------------------------------------------------------------------- ticks
 
 
-def write_config(path: Path, site: ScaleSite, db: Path, *, freshness_hours: float | None) -> None:
+def write_config(
+    path: Path,
+    site: ScaleSite,
+    db: Path,
+    *,
+    freshness_hours: float | None,
+    memory_limit: str | None = None,
+) -> None:
     lines = [
         "[warehouse]",
         f"path = {json.dumps(str(db))}",
+        *([f"memory_limit = {json.dumps(memory_limit)}"] if memory_limit else []),
         "[fetch]",
         f"allow_private = {json.dumps([f'{a}:{p}' for a, p in site.hosts])}",
         "per_host_delay_s = 0.0",
@@ -311,6 +320,9 @@ def tick_plan(name: str, sources: int, rng: random.Random) -> tuple[dict[int, in
 
 # --------------------------------------------------------------------------- report
 
+#: The --capped memory limit, once given (for the table's labels).
+CAPPED: list[str] = []
+
 
 @dataclass
 class SizeResult:
@@ -321,6 +333,7 @@ class SizeResult:
     ticks: dict[str, Tick]
     file_mb: float
     articles: int
+    capped: dict[str, Tick] = field(default_factory=dict)  # the ticks again, under --capped
 
 
 def _cell(tick: Tick | None) -> str:
@@ -337,24 +350,28 @@ def table(results: list[SizeResult]) -> str:
     )
     lines = [head, "| " + " | ".join(["---:"] * 8) + " |"]
     for r in results:
-        t = r.ticks
-        publish = " / ".join(
-            f"{t[n].stage('publish'):.1f} s" if n in t else "—" for n in ("idle", "new50", "wide")
-        )
         setup = f"{r.catch_up.wall_s:.0f} s (grow {r.grow_s:.0f} s"
         setup += f", index {r.index_s:.0f} s)" if r.index_s is not None else ")"
-        lines.append(
-            f"| {r.articles:,} | {_cell(t.get('idle'))} | {_cell(t.get('new50'))} | "
-            f"{_cell(t.get('wide'))} | {_cell(t.get('alerts'))} | {r.file_mb:.1f} MB | "
-            f"{publish} | {setup} |"
-        )
+        rows = [(f"{r.articles:,}", r.ticks, setup)]
+        if r.capped:
+            rows.append((f"{r.articles:,}, memory_limit {CAPPED[0]}", r.capped, "—"))
+        for label, t, prep in rows:
+            publish = " / ".join(
+                f"{t[n].stage('publish'):.1f} s" if n in t else "—"
+                for n in ("idle", "new50", "wide")
+            )
+            lines.append(
+                f"| {label} | {_cell(t.get('idle'))} | {_cell(t.get('new50'))} | "
+                f"{_cell(t.get('wide'))} | {_cell(t.get('alerts'))} | {r.file_mb:.1f} MB | "
+                f"{publish} | {prep} |"
+            )
     return "\n".join(lines)
 
 
 def stage_lines(results: list[SizeResult]) -> str:
     out = []
     for r in results:
-        for tick in (r.catch_up, *r.ticks.values()):
+        for tick in (r.catch_up, *r.ticks.values(), *r.capped.values()):
             stages = tick.summary.get("stage_s") or {}
             named = sum(stages.values())
             parts = [f"{k} {v:.1f}" for k, v in sorted(stages.items(), key=lambda kv: -kv[1])]
@@ -401,6 +418,11 @@ def main(argv: list[str] | None = None) -> int:
         "with the shipped CHUNK)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    parser.add_argument(
+        "--capped",
+        metavar="MEMORY_LIMIT",
+        help="after the ticks, run them again with [warehouse] memory_limit set to this",
+    )
     parser.add_argument("--json", help="write every figure to this file")
     args = parser.parse_args(argv)
 
@@ -417,6 +439,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         write_config(config, site, db, freshness_hours=None)
         write_config(alert_config, site, db, freshness_hours=0.0)
+        capped = {
+            False: (config, alert_config),
+            True: (tmp / "capped.toml", tmp / "capped-alerts.toml"),
+        }
+        if args.capped:
+            CAPPED[:] = [args.capped]
+            write_config(capped[True][0], site, db, freshness_hours=None, memory_limit=args.capped)
+            write_config(capped[True][1], site, db, freshness_hours=0.0, memory_limit=args.capped)
         grown, served = 0, args.sources  # every feed starts with one article
         for size in sorted(args.sizes):
             print(f"size {size:,}:", flush=True)
@@ -430,31 +460,42 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  catch-up tick: {catch_up.wall_s:.1f} s", flush=True)
             site.counts()
             ticks: dict[str, Tick] = {}
-            for name in args.ticks:
-                new, freshness = tick_plan(name, args.sources, rng)
-                added = site.add(new) if new else 0
-                served += added
-                tick = run_tick(name, alert_config if freshness is not None else config)
-                verify(
-                    tick,
-                    db,
-                    sources=args.sources,
-                    new=added,
-                    alert_states=args.sources if name == "alerts" else None,
-                )
-                tick.summary["requests"] = site.counts()
-                ticks[name] = tick
-                state = "ok" if not tick.checks else "; ".join(tick.checks)
-                print(
-                    f"  {name}: {tick.wall_s:.1f} s wall, {tick.flow_s:.1f} s flow, "
-                    f"RSS {tick.rss_mb:.0f} MB (tree {tick.tree_rss_mb:.0f} MB), "
-                    f"{added} new; {state}; requests {tick.summary['requests']}",
-                    flush=True,
-                )
+            capped_ticks: dict[str, Tick] = {}
+            for cap in (False, True) if args.capped else (False,):
+                plain, alerting = capped[cap]
+                for name in args.ticks:
+                    new, freshness = tick_plan(name, args.sources, rng)
+                    added = site.add(new) if new else 0
+                    served += added
+                    label = f"{name}@{args.capped}" if cap else name
+                    tick = run_tick(label, alerting if freshness is not None else plain)
+                    verify(
+                        tick,
+                        db,
+                        sources=args.sources,
+                        new=added,
+                        alert_states=args.sources if name == "alerts" else None,
+                    )
+                    tick.summary["requests"] = site.counts()
+                    (capped_ticks if cap else ticks)[name] = tick
+                    state = "ok" if not tick.checks else "; ".join(tick.checks)
+                    print(
+                        f"  {label}: {tick.wall_s:.1f} s wall, {tick.flow_s:.1f} s flow, "
+                        f"RSS {tick.rss_mb:.0f} MB (tree {tick.tree_rss_mb:.0f} MB), "
+                        f"{added} new; {state}; requests {tick.summary['requests']}",
+                        flush=True,
+                    )
             articles = _scalar(db, "SELECT count(*) FROM articles")
             results.append(
                 SizeResult(
-                    size, grow_s, index_s, catch_up, ticks, db.stat().st_size / 1e6, articles
+                    size,
+                    grow_s,
+                    index_s,
+                    catch_up,
+                    ticks,
+                    db.stat().st_size / 1e6,
+                    articles,
+                    capped_ticks,
                 )
             )
     finally:
@@ -482,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
                         "file_mb": r.file_mb,
                         "ticks": {
                             t.name: {**t.__dict__, "stderr": t.stderr[-2000:]}
-                            for t in (r.catch_up, *r.ticks.values())
+                            for t in (r.catch_up, *r.ticks.values(), *r.capped.values())
                         },
                     }
                     for r in results
@@ -491,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
                 indent=1,
             )
         )
-    failed = any(t.checks for r in results for t in r.ticks.values())
+    failed = any(t.checks for r in results for t in (*r.ticks.values(), *r.capped.values()))
     return 1 if failed else 0
 
 

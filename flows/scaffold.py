@@ -2,10 +2,12 @@
 drift apart in how they start and end:
 
 open the warehouse for writing → record the run → the flow's own stages → the data-quality
-gate → announce → finish the run record → publish the snapshot → the final state.
+gate → announce → finish the run record → publish the snapshot → the health report → the final
+state.
 
 Announcing comes before publishing so that the snapshot analysts read holds this run's
-``alert_log`` and ``notified_state`` together with its ``dq_results``.
+``alert_log`` and ``notified_state`` together with its ``dq_results``; the health report
+(``tasks/report/``) reads that snapshot, so it comes after, and only ever warns.
 
 A run that fails (the warehouse cannot be opened, a DuckDB error, a full disk, a crash in a
 stage) is recorded as failed and ends in a Failed state carrying
@@ -39,6 +41,7 @@ from newsflow.schemas.config import Config, ConfigError, load_config
 from newsflow.tasks.quality import gate
 from newsflow.tasks.quality.gate import QualityReport
 from newsflow.tasks.quality.tasks import announce
+from newsflow.tasks.report.write import write_after_run
 from newsflow.tasks.warehouse.warehouse import LoadCounts, Warehouse
 from newsflow.tasks.warehouse.writer import open_for_writing
 
@@ -247,7 +250,7 @@ def failed_state(exc: Exception) -> Any:
 
 
 def conclude(run: Run[Any], report: QualityReport) -> None:
-    """Gate → announce → finish → publish, in that order for every flow."""
+    """Gate → announce → finish → publish → health report, in that order for every flow."""
     summary, warehouse = run.summary, run.warehouse
     gate.apply_to_summary(report, summary)
     with summary.timed("alerts"):
@@ -263,3 +266,5 @@ def conclude(run: Run[Any], report: QualityReport) -> None:
         warehouse.publish()
     if warehouse.last_publish:
         summary.published = asdict(warehouse.last_publish)
+    with summary.timed("report"):  # the health report beside the Data Docs; never raises
+        write_after_run(run.config, warehouse.published)

@@ -350,7 +350,9 @@ def _kill_then_rerun(name, sig, moment, left_running, corpus, prefect_api, clean
     assert rejects == want_rejects, name
     # The snapshot holds what the working file holds, and no publish left a temp file.
     assert _tables_of(tmp / "w.work.duckdb")[:2] == (articles, rejects), name
-    assert not list(tmp.glob(".w.duckdb.*")), (name, list(tmp.glob(".w.duckdb.*")))
+    # (the spare, the snapshot before this one, is kept on purpose: see snapshot.py)
+    leftovers = [p.name for p in tmp.glob(".w.duckdb.*") if p.name != ".w.duckdb.spare"]
+    assert not leftovers, (name, leftovers)
     # What the killed run archived is finished from the archive, not fetched again.
     assert corpus.pages_served() == corpus.total_pages - archived, name
     assert "running" not in statuses, (name, statuses)

@@ -13,9 +13,12 @@ Why the details below:
   a long-running ``newsflow serve`` reusing one would grow without bound; creating one costs
   milliseconds next to the validation itself.
 * With a Data Docs folder, a file context lives in ``<folder>/gx`` and the site is written to
-  ``<folder>`` itself, so ``<folder>/index.html`` is the page to open. Only the newest
-  ``KEEP_VALIDATIONS`` results are kept; GX's index builder then drops the pages of older ones,
-  which keeps every run's docs build bounded instead of growing with the schedule's age.
+  ``<folder>`` itself, so ``<folder>/index.html`` is the page to open. Its pages are rendered
+  by the views of ``gx_offline.py``, so they open without a network (GX's own load their
+  styles and scripts from CDN hosts, and its index builds its lists with that JavaScript).
+  Only the newest ``KEEP_VALIDATIONS`` results are kept; GX's index builder then drops the
+  pages of older ones, which keeps every run's docs build bounded instead of growing with the
+  schedule's age.
 * Progress bars are switched off in the context config (GX passes ``disable=`` to tqdm
   explicitly, so ``TQDM_DISABLE`` alone does not silence them), and GX's own loggers are set
   to ERROR unless the application configured them.
@@ -171,6 +174,8 @@ def _context(gx: Any, data_docs_dir: Path | None) -> Any:
         context.variables.progress_bars = no_bars
         return context
 
+    from newsflow.tasks.quality import gx_offline
+
     root = Path(data_docs_dir)
     root.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=root)
@@ -179,7 +184,8 @@ def _context(gx: Any, data_docs_dir: Path | None) -> Any:
         "show_how_to_buttons": False,
         # Relative to <root>/gx, so the project folder can move without a stale absolute path.
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": "../"},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        # Pages that open offline: no CDN assets, the index's lists as HTML (gx_offline.py).
+        **gx_offline.site_views(),
     }
     changed = False
     if context.variables.data_docs_sites != {SITE_NAME: site}:

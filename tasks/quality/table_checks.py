@@ -186,9 +186,10 @@ def _volume(
         return {}
     sources = list(thresholds)
     depth = max(int(t["volume_runs"]) for t in thresholds.values())
-    new_by_run = warehouse.new_articles_by_run(sources)
     active_now = warehouse.sources_with_new_entries(run_id)
     history = warehouse.earlier_runs_with_new_entries(run_id, sources, depth)
+    runs = [run_id, *(run for runs in history.values() for run in runs)]
+    new_by_run = warehouse.new_articles_by_run(sources, runs)
     out = {}
     for source in sources:
         limits = thresholds[source]

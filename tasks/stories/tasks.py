@@ -41,6 +41,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -122,20 +123,22 @@ def refresh_story_clusters(
             # nothing loaded, changed, seen again or removed since the last refresh
             return ClusterStats(0, *warehouse.cluster_counts())
         since = state.checked_through - _MARGIN
-    fingerprinted = sum(_update_fingerprints(warehouse, ids) for ids in _touched(warehouse, since))
+    fingerprinted = sum(
+        _update_fingerprints(warehouse, part) for part in _touched(warehouse, since)
+    )
     balance = warehouse.fingerprint_balance()
     if balance < 0 and since is not None:
         # articles that were never fingerprinted (a file from an older newsflow, or written
         # around the pipeline): recluster everything once
         since = None
-        fingerprinted += sum(_update_fingerprints(warehouse, ids) for ids in _touched(warehouse))
+        fingerprinted += sum(_update_fingerprints(warehouse, part) for part in _touched(warehouse))
         balance = warehouse.fingerprint_balance()
     removed = warehouse.orphan_fingerprint_ids() if balance > 0 else []
     window_us = int(window_days * 86_400_000_000)
     reconsidered = rewritten = 0
-    for ids in _touched(warehouse, since, _CLUSTER_BATCH):
-        rewritten += _recluster(warehouse, run_id, ids, removed, window_us, threshold, started)
-        reconsidered += len(ids) + len(removed)
+    for part in _touched(warehouse, since, _CLUSTER_BATCH):
+        rewritten += _recluster(warehouse, run_id, part.ids, removed, window_us, threshold, started)
+        reconsidered += len(part.ids) + len(removed)
         removed = []
     if removed:
         rewritten += _recluster(warehouse, run_id, [], removed, window_us, threshold, started)
@@ -157,7 +160,7 @@ def rebuild_story_clusters(
     written like the incremental refresh (only clusters that differ)."""
     started = datetime.now(UTC)
     checked_through = warehouse.latest_sighting()
-    fingerprinted = sum(_update_fingerprints(warehouse, ids) for ids in _touched(warehouse))
+    fingerprinted = sum(_update_fingerprints(warehouse, part) for part in _touched(warehouse))
     rows = warehouse.fingerprints()
     signatures = {aid: signature_from_bytes(sig) for aid, sig, _, _ in rows}
     sources = {aid: source for aid, _, source, _ in rows}
@@ -183,12 +186,22 @@ def rebuild_story_clusters(
     )
 
 
+class _Slice(NamedTuple):
+    """Ids of touched articles first seen from ``first`` to ``last`` (inclusive)."""
+
+    ids: list[str]
+    first: datetime
+    last: datetime
+
+
 def _touched(
     warehouse: Warehouse, since: datetime | None = None, batch: int = _HASH_BATCH * 20
-) -> Iterator[list[str]]:
+) -> Iterator[_Slice]:
     """Ids of the articles last seen from ``since`` on (every article when None), in batches
     of about ``batch`` by first sighting: equal slices of their first-seen span, so a batch is
-    one stretch of time and its window of history stays narrow."""
+    one stretch of time and its window of history stays narrow. The slice's bounds let later
+    reads of its articles skip the rest of the table: ``articles`` lies in load order, so a
+    first-seen range is a few row groups, where an ``IN`` list alone reads every row."""
     span = warehouse.touched_span(since)
     if not span.count or span.first is None or span.last is None:
         return
@@ -200,15 +213,16 @@ def _touched(
         last = span.last + _TICK if i == slices - 1 else span.first + step * (i + 1)
         ids = warehouse.touched_ids(since, first, last)
         if ids:
-            yield ids
+            yield _Slice(ids, first, last)
 
 
-def _update_fingerprints(warehouse: Warehouse, ids: Sequence[str]) -> int:
-    """Signatures for those of ``ids`` without one, or whose content changed since; returns
-    how many."""
-    stale = warehouse.stale_fingerprint_ids(ids)
+def _update_fingerprints(warehouse: Warehouse, part: _Slice) -> int:
+    """Signatures for the slice's articles without one, or whose content changed since;
+    returns how many."""
+    within = (part.first, part.last)
+    stale = warehouse.stale_fingerprint_ids(part.ids, within)
     for start in range(0, len(stale), _HASH_BATCH):
-        batch = warehouse.article_hashes_and_texts(stale[start : start + _HASH_BATCH])
+        batch = warehouse.article_hashes_and_texts(stale[start : start + _HASH_BATCH], within)
         warehouse.save_fingerprints(
             [
                 (aid, digest, signature_bytes(signature(text)), seen)

@@ -119,16 +119,24 @@ class TableMetrics(BulkStore):
             [samples],
         )
 
-    def new_articles_by_run(self, sources: Sequence[str]) -> dict[tuple[str, str], int]:
-        """(source, run) → articles that run loaded for the first time."""
+    def new_articles_by_run(
+        self, sources: Sequence[str], runs: Sequence[str]
+    ) -> dict[tuple[str, str], int]:
+        """(source, run) → articles that run loaded for the first time, for ``runs`` only:
+        the volume check's history is a bounded number of runs, and joining every version
+        with every article would cost what the whole warehouse holds."""
+        if not runs:
+            return {}
         rows = self.con.execute(
             """
             SELECT a.source, v.run_id, count(*)
-            FROM article_versions v JOIN articles a USING (article_id)
-            WHERE v.version = 1 AND a.source IN (SELECT unnest(?))
+            FROM (SELECT article_id, run_id FROM article_versions
+                  WHERE version = 1 AND run_id IN (SELECT unnest(?))) v
+            JOIN articles a USING (article_id)
+            WHERE a.source IN (SELECT unnest(?))
             GROUP BY ALL
             """,
-            [list(sources)],
+            [list(dict.fromkeys(runs)), list(sources)],
         ).fetchall()
         return {(source, run): n for source, run, n in rows}
 

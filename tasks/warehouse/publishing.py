@@ -1,22 +1,23 @@
-"""Writing the analysts' snapshot: a rebuild from the working file, or the previous snapshot
-with only this run's changes applied.
+"""Writing the analysts' snapshot: a rebuild from the working file, or an earlier snapshot
+with only the changes since applied.
 
 A rebuild copies every table, so its cost grows with everything ever loaded. Most runs change
-a few hundred rows of a warehouse of a million, so :func:`apply_delta` starts from a copy of
-the previous snapshot instead (a reflink where the filesystem has them, else one sequential
-copy) and, table by table, deletes the rows the working file no longer has as they are and
-inserts the rows the snapshot lacks. Rows are compared by primary key and a hash of every
-column, except the bulky ones whose change another column already records: ``text`` (covered
-by ``content_hash``) and the archived HTML (never in the snapshot). Comparing reads the narrow
-columns of both files, a scan that costs milliseconds per hundred thousand rows; what is
-written follows the change.
+a few hundred rows of a warehouse of a million, so :func:`apply_delta` starts from an earlier
+snapshot instead: the spare (the one before the current, kept by ``snapshot.py``: nothing to
+copy) or a copy of the current one (a reflink where the filesystem has them, else one
+sequential copy). Table by table, it deletes the rows the working file no longer has as they
+are and inserts the rows the snapshot lacks. Rows are compared by primary key and a hash of
+every column, except the bulky ones whose change another column already records: ``text``
+(covered by ``content_hash``) and the archived HTML (never in the snapshot). The comparison is
+in two levels (see :func:`_sync_table`): per bucket of rows first, a streaming scan of each
+side, then row by row only inside the buckets that differ, so what is joined and written
+follows the change and memory stays flat.
 
 The comparison makes the result equal to the working file whatever the snapshot held, so a
 delta heals a snapshot left stale by a failed run as well as a rebuild does. It is used only
-when the snapshot is known to be intact (same schema version, and the watermark it recorded
-equals the one its tables give now: see ``snapshot.py``); after the delta the snapshot's
-watermark is compared with the working file's once more, and any difference falls back to a
-rebuild.
+when the starting snapshot is known to be intact (same schema version, and written by newsflow
+alone: see ``snapshot.py``); after the delta the snapshot's watermark is compared with the
+working file's once more, and any difference falls back to a rebuild.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -75,6 +77,12 @@ _UNCOMPARED = {
 #: Tables without a primary key: compared as whole groups of rows, one group per run.
 _GROUP_KEY = {"dq_results": ("run_id",), "alert_log": ("run_id",)}
 
+#: Buckets of a table without a ``run_id``: rows are summarised per bucket of their key.
+_HASH_BUCKETS = 1024
+
+#: Differing buckets written into a statement as values (above: a semi join).
+_INLINE_BUCKETS = 500
+
 #: FICLONE from <linux/fs.h>: share the source's blocks (btrfs, XFS, bcachefs) instead of
 #: copying them.
 _FICLONE = 0x40049409
@@ -82,12 +90,14 @@ _FICLONE = 0x40049409
 
 @dataclass(frozen=True)
 class PublishStats:
-    """How a snapshot was written: ``delta`` (rows removed from and added to a copy of the
-    previous snapshot) or ``rebuild`` (every row added to a new file)."""
+    """How a snapshot was written: ``delta`` (rows removed from and added to an earlier
+    snapshot: ``base`` says which, ``spare`` for the one kept from the publish before, ``copy``
+    for a copy of the current one) or ``rebuild`` (every row added to a new file)."""
 
     kind: str
     removed: int = 0
     added: int = 0
+    base: str = ""
 
 
 @contextmanager
@@ -163,19 +173,81 @@ def clone_file(source: Path, target: Path) -> None:
 
 
 def _sync_table(con: duckdb.DuckDBPyConnection, own: str, table: str) -> tuple[int, int]:
-    """Make ``snapshot.<table>`` equal ``<own>.<table>``; returns (rows removed, rows added)."""
-    key = _GROUP_KEY.get(table) or _primary_key(con, own, table)
-    compared = [c for c in _columns(con, own, table) if c not in _UNCOMPARED.get(table, ())]
+    """Make ``snapshot.<table>`` equal ``<own>.<table>``; returns (rows removed, rows added).
+
+    Two levels, so that the cost follows the change and memory stays flat. First each side is
+    summarised per bucket (row count and an order-free hash of its rows): a streaming
+    aggregate with few groups, no join of the table with itself. Only the rows of buckets
+    whose summaries differ are then compared by key. A row that changed lies in a differing
+    bucket on both sides, whichever bucket it moved between, so the comparison sees both of
+    its versions. The bucket is the ``run_id`` where a table has one (a run's writes carry
+    it, so a run's changes fall in a handful of buckets), else a hash of the key.
+    """
+    group_key = _GROUP_KEY.get(table)
+    key = list(group_key) if group_key else _primary_key(con, own, table)
+    columns = _columns(con, own, table)
+    compared = [c for c in columns if c not in _UNCOMPARED.get(table, ())]
     row_hash = f"hash({', '.join(_q(c) for c in compared)})"
+    keys = ", ".join(_q(k) for k in key)
+    bucket = "run_id" if "run_id" in columns else f"hash({keys}) % {_HASH_BUCKETS}"
+    summary = (
+        f"SELECT {bucket} AS b, count(*) AS n, bit_xor({row_hash}) AS h "
+        f"FROM {{db}}.{table} GROUP BY b"
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _buckets AS
+        SELECT coalesce(s.b, o.b) AS b
+        FROM ({summary.format(db="snapshot")}) s
+        FULL JOIN ({summary.format(db=f'"{own}"')}) o ON s.b IS NOT DISTINCT FROM o.b
+        WHERE s.n IS DISTINCT FROM o.n OR s.h IS DISTINCT FROM o.h
+        """
+    )
+    try:
+        differing = [b for (b,) in con.execute("SELECT b FROM _buckets").fetchall()]
+        if not differing:
+            return 0, 0
+        return _sync_buckets(con, own, table, key, row_hash, _in_buckets(bucket, differing))
+    finally:
+        con.execute("DROP TABLE _buckets")
+
+
+def _in_buckets(bucket: str, differing: list[Any]) -> str:
+    """A filter for the rows of the ``differing`` buckets. Up to a few hundred buckets, the
+    values are written into the statement, so that DuckDB applies the filter inside the
+    table scan (skipping the other columns of rows that fail it, and whole row groups where
+    min/max statistics allow); more than that, a semi join against ``_buckets``."""
+    if len(differing) > _INLINE_BUCKETS:
+        nulls = f" OR {bucket} IS NULL" if None in differing else ""
+        return f"({bucket} IN (SELECT b FROM _buckets WHERE b IS NOT NULL){nulls})"
+    values = [v for v in differing if v is not None]
+    parts = [f"{bucket} IS NULL"] if len(values) < len(differing) else []
+    if values:
+        literals = ", ".join(
+            str(int(v)) if isinstance(v, int) else f"'{_sql_str(str(v))}'" for v in values
+        )
+        parts.append(f"{bucket} IN ({literals})")
+    return "(" + " OR ".join(parts) + ")"
+
+
+def _sync_buckets(
+    con: duckdb.DuckDBPyConnection,
+    own: str,
+    table: str,
+    key: list[str],
+    row_hash: str,
+    in_buckets: str,
+) -> tuple[int, int]:
+    """Remove and add the rows that differ among those ``in_buckets`` selects."""
     keys = ", ".join(_q(k) for k in key)
     if table in _GROUP_KEY:  # no primary key: a group per run, compared by count and hash
         side = (
             f"SELECT {keys}, count(*) AS n, bit_xor({row_hash}) AS h "
-            f"FROM {{db}}.{table} GROUP BY {keys}"
+            f"FROM {{db}}.{table} WHERE {in_buckets} GROUP BY {keys}"
         )
         same = "s.n = o.n AND s.h = o.h"
     else:
-        side = f"SELECT {keys}, {row_hash} AS h FROM {{db}}.{table}"
+        side = f"SELECT {keys}, {row_hash} AS h FROM {{db}}.{table} WHERE {in_buckets}"
         same = "s.h = o.h"
     on = " AND ".join(f"s.{_q(k)} = o.{_q(k)}" for k in key)
     con.execute(
@@ -193,7 +265,8 @@ def _sync_table(con: duckdb.DuckDBPyConnection, own: str, table: str) -> tuple[i
         f"DELETE FROM snapshot.{table} t USING _delta d WHERE {match} AND d.in_snapshot"
     ).fetchone()[0]
     added = con.execute(
-        f"INSERT INTO snapshot.{table} SELECT t.* FROM ({_select(own, table)}) t "
+        f"INSERT INTO snapshot.{table} SELECT t.* "
+        f"FROM (SELECT * FROM ({_select(own, table)}) WHERE {in_buckets}) t "
         f"SEMI JOIN (SELECT * FROM _delta WHERE in_working) d ON {match}"
     ).fetchone()[0]
     con.execute("DROP TABLE _delta")

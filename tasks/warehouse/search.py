@@ -87,50 +87,79 @@ def sync_index(con: duckdb.DuckDBPyConnection) -> int:
     """
     load_fts(con)
     _ensure_template(con)
+    if con.execute(_IN_STEP).fetchone()[0]:
+        return 0  # the index holds exactly the articles as they are: nothing to read
     with transaction(con):
+        # one comparison of the two tables: the documents to drop, the articles to index
         con.execute(
             """
-            CREATE OR REPLACE TEMP TABLE _search_stale AS
-            SELECT docid FROM search_docs d
-            WHERE NOT EXISTS (SELECT 1 FROM articles a
-                              WHERE a.article_id = d.article_id
-                                AND a.content_hash = d.content_hash)
+            CREATE OR REPLACE TEMP TABLE _search_diff AS
+            SELECT d.docid, a.article_id
+            FROM (SELECT article_id, content_hash FROM articles) a
+            FULL JOIN (SELECT docid, article_id, content_hash FROM search_docs) d
+              ON a.article_id = d.article_id AND a.content_hash = d.content_hash
+            WHERE a.article_id IS NULL OR d.docid IS NULL
             """
         )
         con.execute(
             """
             UPDATE search_dict SET df = df - c.n
             FROM (SELECT termid, count(DISTINCT docid) AS n FROM search_terms
-                  WHERE docid IN (SELECT docid FROM _search_stale) GROUP BY termid) AS c
+                  WHERE docid IN (SELECT docid FROM _search_diff WHERE docid IS NOT NULL)
+                  GROUP BY termid) AS c
             WHERE search_dict.termid = c.termid
             """
         )
-        con.execute("DELETE FROM search_terms WHERE docid IN (SELECT docid FROM _search_stale)")
-        con.execute("DELETE FROM search_docs WHERE docid IN (SELECT docid FROM _search_stale)")
-        con.execute("DROP TABLE _search_stale")
-    indexed = 0
-    while True:
-        with transaction(con):
-            added = _index_chunk(con)
-        if not added:
-            return indexed
-        indexed += added
+        for table in ("search_terms", "search_docs"):
+            con.execute(
+                f"DELETE FROM {table} WHERE docid IN "
+                "(SELECT docid FROM _search_diff WHERE docid IS NOT NULL)"
+            )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _search_todo AS SELECT article_id, "
+            "row_number() OVER (ORDER BY article_id) AS n FROM _search_diff "
+            "WHERE article_id IS NOT NULL"
+        )
+        con.execute("DROP TABLE _search_diff")
+    todo = con.execute("SELECT count(*) FROM _search_todo").fetchone()[0]
+    try:
+        for start in range(1, todo + 1, CHUNK):
+            with transaction(con):
+                _index_chunk(con, start, start + CHUNK - 1)
+    finally:
+        con.execute("DROP TABLE IF EXISTS _search_todo")
+    return int(todo)
 
 
-def _index_chunk(con: duckdb.DuckDBPyConnection) -> int:
+#: True when ``search_docs`` holds exactly the (article, content) pairs of ``articles``: two
+#: streaming scans of two narrow columns, no join.
+_IN_STEP = """
+SELECT (SELECT count(*) || ':' || coalesce(bit_xor(hash(article_id, content_hash)), 0)
+        FROM articles)
+     = (SELECT count(*) || ':' || coalesce(bit_xor(hash(article_id, content_hash)), 0)
+        FROM search_docs)
+"""
+
+
+def _index_chunk(con: duckdb.DuckDBPyConnection, first: int, last: int) -> None:
+    """Tokenise and index the articles numbered ``first`` to ``last`` in ``_search_todo``.
+    They are consecutive by id, so the range of ids given to the scan keeps it from reading
+    the title and text of the other articles."""
+    low, high = con.execute(
+        "SELECT min(article_id), max(article_id) FROM _search_todo WHERE n BETWEEN ? AND ?",
+        [first, last],
+    ).fetchone()
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _search_chunk AS
         SELECT article_id, content_hash, title, text
-        FROM articles a
-        WHERE NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.article_id = a.article_id)
-        ORDER BY article_id
-        LIMIT ?
+        FROM articles
+        WHERE article_id BETWEEN ? AND ?
+          AND article_id IN (SELECT article_id FROM _search_todo WHERE n BETWEEN ? AND ?)
         """,
-        [CHUNK],
+        [low, high, first, last],
     )
-    count = con.execute("SELECT count(*) FROM _search_chunk").fetchone()[0]
-    if count:
+    if con.execute("SELECT count(*) FROM _search_chunk").fetchone()[0]:
         con.execute(
             """
             INSERT INTO search_docs (article_id, content_hash, docid, len)
@@ -185,7 +214,6 @@ def _index_chunk(con: duckdb.DuckDBPyConnection) -> int:
         )
         con.execute("DROP TABLE _search_new")
     con.execute("DROP TABLE _search_chunk")
-    return int(count)
 
 
 def _ensure_template(con: duckdb.DuckDBPyConnection) -> None:

@@ -145,3 +145,77 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True  # someone else's process
     return True
+
+
+# -- the spare: the snapshot before the current one, kept to start the next publish from -----
+
+
+def spare_path(published: Path) -> Path:
+    """Where the previous snapshot is kept: a hidden file beside the published one."""
+    return published.with_name(f".{published.name}.spare")
+
+
+def take_spare(published: Path, schema_version: int, target: Path) -> bool:
+    """Move the spare to ``target`` when newsflow alone wrote it (``is_untouched``); True if
+    moved. A spare that someone opened read-write (a ``.wal`` beside it, or a modification
+    time that is not its publish time) is discarded instead: its rows are not newsflow's.
+
+    The caller still has to open ``target`` read-write: a reader that opened the file while
+    it was the published snapshot holds a shared lock on it, and DuckDB then refuses the
+    writer, so nobody's open snapshot is ever written under them."""
+    spare = spare_path(published)
+    wal = Path(f"{spare}.wal")
+    if _open_here(spare):
+        return False  # file locks do not guard a file against its own process: leave it be
+    if wal.exists() or not is_untouched(spare, schema_version):
+        for path in (spare, wal):
+            with suppress(OSError):
+                path.unlink(missing_ok=True)
+        return False
+    try:
+        os.replace(spare, target)
+    except OSError:
+        return False
+    return True
+
+
+def replace_keeping_spare(new: Path, published: Path) -> None:
+    """Rename ``new`` over ``published`` atomically, keeping the snapshot it replaces as the
+    spare: a hard link is made first, so readers always find a complete file at the published
+    name and the old one keeps its inode (readers that have it open go on reading it). Where
+    the filesystem has no hard links, there is no spare (the next publish copies instead)."""
+    spare = spare_path(published)
+    staged = spare.with_name(f"{spare.name}.new")
+    with suppress(OSError):
+        staged.unlink(missing_ok=True)
+    kept = False
+    if published.is_file():
+        try:
+            os.link(published, staged)
+            kept = True
+        except OSError:
+            kept = False
+    os.replace(new, published)
+    if kept:
+        try:
+            os.replace(staged, spare)
+        except OSError:
+            with suppress(OSError):
+                staged.unlink(missing_ok=True)
+
+
+def _open_here(path: Path) -> bool:
+    """Whether this process has ``path``'s file open (Linux: ``/proc/self/fd``; elsewhere
+    False). A DuckDB reader in the process that publishes (a notebook that also runs flows)
+    holds no lock DuckDB's own writer would see."""
+    try:
+        target = path.stat()
+        fds = list(Path("/proc/self/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        with suppress(OSError):
+            st = fd.stat()
+            if (st.st_ino, st.st_dev) == (target.st_ino, target.st_dev):
+                return True
+    return False

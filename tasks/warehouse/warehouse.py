@@ -19,7 +19,7 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from newsflow.tasks.warehouse.connection import (
     WarehouseDamaged,
     connect_with_wait,
     is_corruption,
+    is_lock_error,
 )
 from newsflow.tasks.warehouse.feed_store import FeedStore
 from newsflow.tasks.warehouse.metrics import TableMetrics
@@ -520,9 +521,10 @@ class Warehouse(
     def publish(self) -> Path:
         """Write the analysts' snapshot and atomically rename it over the published file.
 
-        A run's publish costs what the run changed: the previous snapshot is copied (a reflink
-        where the filesystem shares blocks) and only the rows that differ from the working file
-        are removed and added (``publishing.py``). That takes the snapshot as its starting point
+        A run's publish costs what the run changed: it starts from the spare (the snapshot
+        before the current one, ``snapshot.take_spare``) or else a copy of the current one (a
+        reflink where the filesystem shares blocks), and only the rows that differ from the
+        working file are removed and added (``publishing.py``). A snapshot is a starting point
         only when nothing but newsflow wrote it (``snapshot.is_untouched``) at this file's
         schema version. Otherwise (the first publish, a migration, a snapshot an analyst or a
         tool changed) the snapshot is rebuilt from every table. After a delta the
@@ -551,13 +553,12 @@ class Warehouse(
         version = self.scalar("SELECT max(version) FROM schema_migrations")
         published_at = _now()
         try:
-            delta = snapshot.is_untouched(self.published, version)
-            if not (delta and self._write_delta(tmp, mark, published_at)):
+            if not self._write_delta(tmp, version, mark, published_at):
                 for leftover in leftovers:
                     leftover.unlink(missing_ok=True)
                 self._write_rebuild(tmp, mark, published_at)
             snapshot.stamp(tmp, published_at)
-            os.replace(tmp, self.published)
+            snapshot.replace_keeping_spare(tmp, self.published)
         except BaseException:
             for leftover in leftovers:  # nothing half-written stays beside the snapshot
                 with suppress(OSError):
@@ -570,14 +571,32 @@ class Warehouse(
             )
         return self.published
 
-    def _write_delta(self, tmp: Path, mark: str, published_at: datetime) -> bool:
-        """The previous snapshot at ``tmp`` with this run's changes; False (and ``tmp`` left
-        for the caller to remove) when the result does not hold what the working file holds."""
-        own = self.scalar("SELECT current_database()")
+    def _write_delta(self, tmp: Path, version: int, mark: str, published_at: datetime) -> bool:
+        """This run's changes applied at ``tmp`` to an earlier snapshot that only newsflow
+        wrote: the spare (the snapshot before the current one, moved into place: no bytes
+        copied) or else a copy of the current one. False (and ``tmp`` left for the caller to
+        remove) when there is no such snapshot, or the result does not hold what the working
+        file holds."""
+        if snapshot.take_spare(self.published, version, tmp):
+            try:
+                return self._apply_delta(tmp, mark, published_at, "spare")
+            except duckdb.IOException as exc:
+                if not is_lock_error(str(exc)):
+                    raise
+            # a reader still has the spare open from when it was the snapshot: leave it be
+            for leftover in (tmp, Path(f"{tmp}.wal")):
+                leftover.unlink(missing_ok=True)
+        if not snapshot.is_untouched(self.published, version):
+            return False
         publishing.clone_file(self.published, tmp)
+        return self._apply_delta(tmp, mark, published_at, "copy")
+
+    def _apply_delta(self, tmp: Path, mark: str, published_at: datetime, base: str) -> bool:
+        own = self.scalar("SELECT current_database()")
         with publishing.attached(self.con, tmp):
             with self._transaction():
-                self.last_publish = publishing.apply_delta(self.con, own)
+                stats = publishing.apply_delta(self.con, own)
+                self.last_publish = replace(stats, base=base)
                 self._record_state(mark, published_at)
             self.con.execute("USE snapshot")
             try:
