@@ -130,7 +130,7 @@ def backfill_stages(
     now = datetime.now(UTC)
     summary.at_stage("discover sitemaps")
     job = warehouse.open_backfill_job(
-        job_id(source, since, until, max_items), source, since, until, max_items, now
+        job_id(source, since, until, max_items), source, since, until, max_items, now, run_id
     )
     summary.job_id = job.job_id
     if job.finished:

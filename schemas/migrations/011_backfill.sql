@@ -42,7 +42,7 @@ COMMENT ON COLUMN backfill_jobs.sitemaps_read IS 'Sitemap documents read (indexe
 COMMENT ON COLUMN backfill_jobs.urls_listed IS 'Article URLs of the site the sitemaps listed, in or out of the window.';
 COMMENT ON COLUMN backfill_jobs.urls_queued IS 'URLs in the window, not known before, that the backfill fetches.';
 COMMENT ON COLUMN backfill_jobs.errors IS 'Sitemaps that could not be read, each with its reason.';
-COMMENT ON COLUMN backfill_jobs.run_id IS 'The run that discovered the URLs.';
+COMMENT ON COLUMN backfill_jobs.run_id IS 'The run that started the backfill, then the one that read its sitemaps and queued its URLs.';
 
 CREATE TABLE backfill_items (
     job_id       VARCHAR NOT NULL,

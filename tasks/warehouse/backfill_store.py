@@ -61,12 +61,13 @@ class BackfillStore(BulkStore):
         until: datetime | None,
         max_items: int | None,
         now: datetime,
+        run_id: str,
     ) -> BackfillJob:
-        """The job's row, created when this backfill was never started."""
+        """The job's row, created (by ``run_id``) when this backfill was never started."""
         self.con.execute(
-            "INSERT INTO backfill_jobs (job_id, source, since, until, max_items, started_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [job_id, source, since, until, max_items, now],
+            "INSERT INTO backfill_jobs (job_id, source, since, until, max_items, started_at, "
+            "run_id) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [job_id, source, since, until, max_items, now, run_id],
         )
         discovered, finished, queued = self.con.execute(
             "SELECT discovered_at, finished_at, coalesce(urls_queued, 0) FROM backfill_jobs "
