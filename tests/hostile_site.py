@@ -43,7 +43,9 @@ class Case:
     name: str  # source name (feed cases) or page slug (page cases)
     kind: str  # "feed" or "page"
     path: str  # on ``main`` (or ``throttler`` for the throttled pages)
-    expect: str | None  # prefix of the recorded error; None: loads normally
+    # prefix of the recorded error; "rejected:<check>": rejected by that row check, no page
+    # error; None: loads normally
+    expect: str | None
     behaviour: str  # what newsflow does, in words (docs/fetching.md)
 
 
@@ -165,8 +167,8 @@ PAGE_CASES = (
         "no-article",
         "page",
         "/pages/no-article.html",
-        "",  # extraction's own reason; any non-empty error
-        "fetched and archived; trafilatura finds no text: recorded in raw_pages.error",
+        "rejected:body_present",  # no page error: the row suite's verdict in rejected_articles
+        "fetched and archived; trafilatura finds no text: rejected for body_present",
     ),
     Case(
         "charset-header-says-latin1",

@@ -295,7 +295,7 @@ def test_repeated_failures_pause_the_source_with_an_alert(hostile, case: Case):
 @pytest.mark.parametrize("case", PAGE_CASES, ids=lambda c: c.name)
 def test_page_case_is_recorded_with_a_reason(hostile, case: Case):
     status, error = _page_error(hostile, case)
-    if case.expect is None:
+    if case.expect is None or case.expect.startswith("rejected:"):
         assert error is None
     else:
         assert error, f"{case.name}: no reason recorded"
@@ -308,11 +308,20 @@ def test_page_case_is_recorded_with_a_reason(hostile, case: Case):
     assert loaded == (1 if case.expect is None else 0)
 
 
-def test_no_article_page_is_recorded_by_extraction(hostile):
+def test_no_article_page_is_rejected_for_body_present(hostile):
     case = next(c for c in PAGE_CASES if c.name == "no-article")
     status, error = _page_error(hostile, case)
-    assert status == 200
-    assert not error.startswith(("http_", "binary", "empty", "too_large", "deadline"))
+    assert (status, error) == (200, None)
+    [(checks, record)] = (
+        hostile["con"]
+        .execute(
+            "SELECT failed_checks, record FROM rejected_articles WHERE url = ?",
+            [hostile["site"].case_url(case)],
+        )
+        .fetchall()
+    )
+    assert checks[0] == "body_present" and case.expect == f"rejected:{checks[0]}"
+    assert '"title": "Sections"' in record  # what extraction found is kept
 
 
 @pytest.mark.parametrize("slug", ["charset-header-says-latin1", "charset-header-says-utf8"])

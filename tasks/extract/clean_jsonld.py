@@ -66,7 +66,8 @@ def _walk(node: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
             yield from _walk(item, depth + 1)
 
 
-_WRAPPER = re.compile(r"^\s*(?://\s*)?(?:<!\[CDATA\[|<!--)|(?://\s*)?(?:\]\]>|-->)\s*$")
+_OPENERS = ("<![CDATA[", "<!--")
+_CLOSERS = ("]]>", "-->")
 _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 _ENTITY = re.compile(r"&(?:quot|#34|#x22|amp|lt|gt|apos|#39);")
 
@@ -96,12 +97,30 @@ def _decode_all(raw: str) -> list[Any]:
     return values
 
 
+def _unwrap(text: str) -> str:
+    """Without the ``<!--`` / ``//<![CDATA[`` wrapper some templates put around the JSON (string
+    tests, not a regex: a regex anchored at the end scans every character of a large block)."""
+    text = text.strip()
+    head = text.removeprefix("//").lstrip()
+    for opener in _OPENERS:
+        if head.startswith(opener):
+            text = head[len(opener) :].lstrip()
+    for closer in _CLOSERS:
+        if text.endswith(closer):
+            text = text[: -len(closer)].rstrip().removesuffix("//").rstrip()
+    return text
+
+
 def parse_jsonld(raw: str) -> list[Any]:
     """The JSON values of one ``ld+json`` script, read as tolerantly as search engines read them:
     CDATA or comment wrappers, trailing commas, control characters in strings, several values
     in one script, and a script whose quotes arrive as HTML entities (``&quot;``). Empty when
     the text is not JSON even so."""
-    text = _WRAPPER.sub("", raw.strip())
+    try:
+        return _decode_all(raw)  # the common case: valid JSON, read once
+    except (ValueError, RecursionError):
+        pass
+    text = _unwrap(raw)
     attempts = [text, _strip_trailing_commas(text)]
     if _ENTITY.search(text):
         attempts.append(_strip_trailing_commas(html.unescape(text)))

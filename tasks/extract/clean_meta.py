@@ -54,15 +54,6 @@ _META_DATE_NAMES = (
 _MIN_YEAR, _MAX_YEAR = 1990, 2100
 
 
-def parse_timestamp(value: str | None, default_tz: tzinfo = UTC) -> datetime | None:
-    """ISO 8601 and common variants → aware datetime; ``default_tz`` (UTC unless the page
-    declares its offset elsewhere) when the value carries no offset."""
-    naive = parse_naive(value)
-    if naive is None:
-        return None
-    return naive if naive.tzinfo else naive.replace(tzinfo=default_tz)
-
-
 def parse_naive(value: str | None) -> datetime | None:
     """The timestamp as written: aware when it carries an offset, naive when it does not."""
     if not value or not isinstance(value, str):

@@ -78,8 +78,3 @@ def count_lines(lines: Iterable[str], min_chars: int = 0) -> list[tuple[str, int
         counts[key] += 1
         first.setdefault(key, stripped)
     return [(first[key], n) for key, n in counts.most_common()]
-
-
-def repeated_lines(lines: Iterable[str], min_chars: int = 0) -> list[tuple[str, int]]:
-    """The lines of :func:`count_lines` that occur more than once."""
-    return [(line, n) for line, n in count_lines(lines, min_chars) if n > 1]
