@@ -7,6 +7,8 @@ Kept free of Prefect and DuckDB imports so that the CLI can catch these without 
 
 from __future__ import annotations
 
+import errno
+import logging
 from typing import Any
 
 #: The stage names a summary times (``FlowSummary.timed``), as a person reads them.
@@ -77,8 +79,53 @@ def one_line(exc: BaseException) -> str:
     """The exception as one short line: its type and its message, whitespace collapsed.
 
     DuckDB's messages run over several lines (a hint, a stack of contexts); an OSError already
-    names the errno, the reason and the file."""
+    names the errno, the reason and the file. A full disk is said in words first, with what
+    to do: the cause's own text (which names the file) follows."""
     text = " ".join(str(exc).split()) or "no message"
     kind = type(exc).__name__
     line = text if text.startswith(kind) else f"{kind}: {text}"
+    if is_disk_full(exc) and "free some space" not in line:  # (the check at open says it)
+        line = f"the disk is full ({line}); free some space and run again: {DISK_FULL_ADVICE}"
     return line if len(line) <= _MAX_CAUSE else line[: _MAX_CAUSE - 1] + "…"
+
+
+#: What a user may rely on after a run failed on a full disk: every batch is one transaction,
+#: a publish replaces the snapshot only once it is whole, so the next run goes on from there.
+DISK_FULL_ADVICE = "what earlier batches stored is kept and the snapshot is the last whole one"
+
+#: How the OS's ENOSPC reads in DuckDB's messages ("Could not write file …: No space left on
+#: device"), which carry no errno.
+_DISK_FULL_WORDS = "no space left on device"
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Did ``exc`` come from a full disk (an OSError with ENOSPC, or DuckDB passing one on)?"""
+    if exc is None:
+        return False
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    return _DISK_FULL_WORDS in str(exc).lower()
+
+
+class DiskFullTaskLogs(logging.Filter):
+    """Drops Prefect's task-run error records about a full disk ("Task run failed with
+    exception", with its traceback, and "Finished in state Failed"): the run ends with its
+    own one line naming the stage and the cause, and a traceback there reads like a bug in
+    newsflow when it is the machine's disk. The task run's state still says Failed, with the
+    cause, in Prefect."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (is_disk_full(exc) or _DISK_FULL_WORDS in record.getMessage().lower())
+
+
+_TASK_RUN_LOGGER = "prefect.task_runs"
+
+
+def quiet_disk_full_task_logs() -> None:
+    """Install :class:`DiskFullTaskLogs` on Prefect's task-run logger, once per process."""
+    logger = logging.getLogger(_TASK_RUN_LOGGER)
+    if not any(isinstance(f, DiskFullTaskLogs) for f in logger.filters):
+        logger.addFilter(DiskFullTaskLogs())

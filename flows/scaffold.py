@@ -33,6 +33,7 @@ from newsflow.flows.failure import (
     NothingWorked,
     RunFailed,
     one_line,
+    quiet_disk_full_task_logs,
     stage_name,
 )
 from newsflow.flows.outcome import dead_run_reason
@@ -178,6 +179,8 @@ def run_flow(
     :class:`~newsflow.flows.failure.CriticalChecksFailed`), or a Failed state carrying
     :class:`RunFailed` when a stage raised (a direct call raises that)."""
     started = time.monotonic()
+    quiet_disk_full_task_logs()  # a full disk is one line, not a task's traceback
+    quiet_stopped_runs()
     config = config or load_config(config_path)
     db_path = db or config.warehouse.path
     summary = summary_type(run_id=current_run_id(), db=db_path)
@@ -226,10 +229,70 @@ def _run_stages(
         except BaseException as exc:
             # A full disk or a DuckDB fatal error can leave the connection unusable: the run
             # record is then best effort, and must never hide the cause.
-            with suppress(Exception):
-                warehouse.finish_run(run.run_id, "failed", summary.counts(), one_line(exc))
+            status, message = ended_by(exc)
+            with suppress(Exception), signals_held():
+                warehouse.finish_run(run.run_id, status, summary.counts(), message)
             raise
     return report
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while a stopped run records how it ended: a second Ctrl-C
+    (people press it twice) or a supervisor's SIGTERM after the terminal's Ctrl-C, landing
+    inside the first one's handler, would abort the record half-written and leave the run
+    ``running``. Held signals are delivered on the way out (the run is stopping anyway). Only
+    the main thread can do this; elsewhere nothing is held."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def ended_by(exc: BaseException) -> tuple[str, str]:
+    """The ``pipeline_runs`` status and message of a run a stage ended by raising ``exc``:
+    ``cancelled`` when a person or a supervisor stopped it (Ctrl-C raises KeyboardInterrupt,
+    and the CLI turns SIGTERM into a subclass of it whose message says so; in a run Prefect
+    started, SIGTERM raises its TerminationSignal), ``failed`` for everything else. What the
+    cancelled run finished stays: each batch's outcome is committed with it."""
+    from prefect.exceptions import TerminationSignal
+
+    if isinstance(exc, KeyboardInterrupt):
+        return "cancelled", str(exc) or "interrupted (Ctrl-C)"
+    if isinstance(exc, TerminationSignal):
+        return "cancelled", "terminated (SIGTERM)"
+    return "failed", one_line(exc)
+
+
+#: What Prefect logs at ERROR for each flow and task run that Ctrl-C or SIGTERM stops.
+_STOPPED_BY_A_SIGNAL = ("aborted by an interrupt signal", "aborted by a termination signal")
+
+
+class _DropStoppedRunErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(phrase in message for phrase in _STOPPED_BY_A_SIGNAL)
+
+
+def quiet_stopped_runs() -> None:
+    """Keep Prefect's ``Crash detected! Execution was aborted by an interrupt signal`` and
+    ``Finished in state Crashed(…)`` lines, one per flow and task run a Ctrl-C stops, off the
+    terminal: the CLI says it in one line, ``pipeline_runs`` records the run ``cancelled`` and
+    the Prefect state still says Crashed. Every other error still shows."""
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropStoppedRunErrors) for f in logger.filters):
+            logger.addFilter(_DropStoppedRunErrors())
 
 
 def _failed_state(summary: FlowSummary, exc: Exception) -> Any:

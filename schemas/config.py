@@ -13,12 +13,14 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -35,7 +37,22 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Unknown keys refused; no infinite or NaN numbers (TOML has ``inf`` and ``nan``, and an
+    infinite delay or timeout would hang a run); no ``true`` where a number belongs or ``1``
+    where a switch does (pydantic would read ``max_workers = true`` as 1)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        kind = field.annotation if field else None
+        if kind in (int, float) and isinstance(value, bool):
+            raise ValueError("must be a number, not true or false")
+        if kind is bool and not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
 
 
 #: A DuckDB memory size as the config takes it: a number and a unit ("2GB", "512MiB").
@@ -47,7 +64,7 @@ MIN_MEMORY_BYTES = 64 * 2**20
 
 
 class WarehouseConfig(_Strict):
-    path: str = "newsflow.duckdb"
+    path: str = Field(default="newsflow.duckdb", min_length=1)
     # how long a run waits for another run's write lock
     lock_timeout_s: float = Field(default=600.0, ge=0)
     # DuckDB's memory limit for the run's writes ("2GB"); None: min(25 % of RAM, 2 GB).
@@ -143,6 +160,17 @@ class StoriesConfig(_Strict):
 
 class AlertsConfig(_Strict):
     urls: list[str] = Field(default_factory=list)
+
+    @field_validator("urls")
+    @classmethod
+    def _apprise_urls(cls, urls: list[str]) -> list[str]:
+        """Each an apprise URL (``scheme://…``): anything else would only fail at the first
+        alert, when it matters."""
+        for url in urls:
+            if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://\S+$", url):
+                raise ValueError(f"{url!r} is not an apprise URL like 'json://host/path'")
+        return urls
+
     data_docs_dir: str | None = None  # default: <warehouse stem>-data-docs/ beside the warehouse
     delivery_attempts: int = Field(default=3, ge=1, le=10)  # per URL and message, in one run
     retry_delay_s: float = Field(default=1.0, ge=0, le=60)  # doubles after each failed attempt
@@ -153,8 +181,13 @@ class AlertsConfig(_Strict):
         return [*self.urls, *extra]
 
 
+#: A language tag as pages declare it ("en", "pt-BR"); the row check compares the primary
+#: subtag, so "english" would reject every record of the source.
+_LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
+
+
 class SourceConfig(_Strict):
-    name: str
+    name: str = Field(min_length=1)
     feed: str
     language: str | None = None
     enabled: bool = True
@@ -168,8 +201,15 @@ class SourceConfig(_Strict):
     @field_validator("feed")
     @classmethod
     def _http_only(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
+        if not value.startswith(("http://", "https://")) or not urlsplit(value).hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _language_tag(cls, value: str | None) -> str | None:
+        if value is not None and not _LANGUAGE.match(value):
+            raise ValueError("must be a language code like 'en' or 'pt-BR'")
         return value
 
 

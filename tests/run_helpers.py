@@ -44,3 +44,32 @@ def one_error_line(done: subprocess.CompletedProcess) -> str:
     errors = [line for line in done.stderr.splitlines() if "newsflow: error:" in line]
     assert len(errors) == 1, done.stderr[-3000:]
     return errors[0]
+
+
+def local_server_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a one-off command as a user runs it, with no Prefect API configured
+    (so it uses the local server shared by one-off commands) under a ``$PREFECT_HOME`` of the
+    test's own: no test shares, or leaves, a server of another."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env.pop("NEWSFLOW_PREFECT_SERVER", None)
+    env.update(PREFECT_HOME=str(home), NO_COLOR="1", **extra)
+    return env
+
+
+def stop_local_server(home: Path) -> None:
+    """Fixture teardown: stop the shared local server a test's commands started in ``home``
+    (forced: the test is over), so the suite leaves no process behind."""
+    from newsflow.ops.prefect_server import stop_local_server as stop
+
+    if home.is_dir():
+        stop(force=True, home=home)
+
+
+def ctrl_c_reaches_it() -> None:
+    """``preexec_fn`` of a command a test will Ctrl-C: SIGINT back to its default before
+    ``exec``. A test session started in the background by a non-interactive shell inherits
+    SIGINT *ignored*, its children too, and Python then installs no KeyboardInterrupt handler:
+    the command would never see the Ctrl-C a user's terminal delivers."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

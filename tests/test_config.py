@@ -191,3 +191,101 @@ def test_memory_limit_reaches_the_writer_and_spills_beside_the_working_file(tmp_
     expected_mb = int(min(ram / 4, 2 * 1024**3)) // 1024**2
     assert default_memory_limit() == f"{expected_mb}MB"
     assert parse_config("").warehouse.memory_limit is None  # the default: decided per machine
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("[fetch]\nper_host_delay_s = inf", "fetch.per_host_delay_s", "finite number"),
+        ("[warehouse]\nlock_timeout_s = inf", "warehouse.lock_timeout_s", "finite number"),
+        ("[fetch]\nread_timeout_s = nan", "fetch.read_timeout_s", "finite number"),
+        ("[fetch]\nmax_workers = true", "fetch.max_workers", "not true or false"),
+        ("[fetch]\nper_host_delay_s = false", "fetch.per_host_delay_s", "not true or false"),
+        ("[fetch]\nrespect_robots = 1", "fetch.respect_robots", "true or false"),
+        ('[warehouse]\npath = ""', "warehouse.path", "at least 1 character"),
+        ('[[sources]]\nname = ""\nfeed = "http://x.example/rss"', "sources[0].name", "at least 1"),
+        ('[[sources]]\nname = "a"\nfeed = "https://"', "sources[0] ('a').feed", "with a host"),
+        (
+            '[[sources]]\nname = "a"\nfeed = "https://a.example/rss"\nlanguage = "english"',
+            "sources[0] ('a').language",
+            "language code",
+        ),
+        ('[alerts]\nurls = ["hooks.example/x"]', "alerts.urls", "not an apprise URL"),
+        ("[alerts]\ndelivery_attempts = 0", "alerts.delivery_attempts", "greater than or equal"),
+        ("[alerts]\nretry_delay_s = -1", "alerts.retry_delay_s", "greater than or equal to 0"),
+        ("[fetch]\nretries = 9", "fetch.retries", "less than or equal to 5"),
+        ("[fetch]\npage_max_attempts = 0", "fetch.page_max_attempts", "greater than or equal"),
+        ("[fetch]\nrefetch_max_pages = -1", "fetch.refetch_max_pages", "greater than or equal"),
+    ],
+)
+def test_values_no_range_check_used_to_catch(text, key, problem):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, origin="news.toml")
+    message = str(caught.value)
+    assert message.startswith(f"news.toml: {key}: ") and problem in message, message
+    assert "\n" not in message
+
+
+def _numeric_keys() -> list[tuple[str, str, type]]:
+    """Every number in the config, as (section, key, type): read from the models themselves, so
+    that a key added later without a range is caught here too."""
+    from newsflow.schemas.config import AlertsConfig, FetchConfig, StoriesConfig, WarehouseConfig
+
+    sections = {
+        "warehouse": WarehouseConfig,
+        "fetch": FetchConfig,
+        "alerts": AlertsConfig,
+        "stories": StoriesConfig,
+    }
+    return [
+        (section, name, field.annotation)
+        for section, model in sections.items()
+        for name, field in model.model_fields.items()
+        if field.annotation in (int, float)
+    ]
+
+
+@pytest.mark.parametrize(("section", "key", "kind"), _numeric_keys())
+def test_every_number_in_the_config_is_range_checked(section, key, kind):
+    """No number of newsflow's may be negative or infinite: sizes, counts, delays, timeouts."""
+    bad = ["-1", "true"] + (["inf", "-inf", "nan"] if kind is float else ["1.5"])
+    for value in bad:
+        with pytest.raises(ConfigError) as caught:
+            parse_config(f"[{section}]\n{key} = {value}", origin="news.toml")
+        message = str(caught.value)
+        assert message.startswith(f"news.toml: {section}.{key}: "), (value, message)
+        assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[fetch]\nallow_private = ["not-a-cidr/99"]', "fetch.allow_private"),
+        ("[fetch]\nbatch_size = 0", "fetch.batch_size"),
+        ("[fetch]\nmax_workers = 0", "fetch.max_workers"),
+        ("[fetch]\nper_host_delay_s = -1", "fetch.per_host_delay_s"),
+        ("[warehouse]\nlock_timeout_s = -5", "warehouse.lock_timeout_s"),
+        ('[warehouse]\nmemory_limit = "2 gigs"', "warehouse.memory_limit"),
+        ("[fetch]\nconnect_timeout_s = inf", "fetch.connect_timeout_s"),
+    ],
+)
+def test_a_bad_value_stops_newsflow_run_with_exit_2_and_one_line(tmp_path, text, key):
+    """The CLI end of it: exit 2 and one line naming the file and the key, before Prefect
+    starts (so before anything is written)."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "news.toml"
+    config.write_text(f'{text}\n[[sources]]\nname = "a"\nfeed = "https://a.example/rss"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "newsflow.cli.main", "run", "--config", str(config)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr[-2000:]
+    assert lines[0].startswith(f"newsflow: error: {config}: {key}: "), lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["news.toml"]  # nothing written

@@ -30,8 +30,10 @@ import duckdb
 import httpx
 import pytest
 
+from newsflow.ops.prefect_server import local_server
 from newsflow.tasks.warehouse.warehouse import working_path
 from newsflow.tasks.warehouse.writer import writer_limit_name
+from tests.run_helpers import ctrl_c_reaches_it, local_server_env, stop_local_server
 from tests.servers import LoopbackServer, Response
 
 HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
@@ -217,6 +219,7 @@ def _spawn_run(config: Path, env: dict[str, str]) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=ctrl_c_reaches_it,  # the "sigint" kill point's Ctrl-C must land
     )
 
 
@@ -359,6 +362,8 @@ def _kill_then_rerun(name, sig, moment, left_running, corpus, prefect_api, clean
     if left_running:  # nobody could mark it: the rerun found it left running
         assert statuses[0] == "crashed", (name, statuses)
         assert "crashed" in err, (name, err)
+    elif sig in (signal.SIGINT, signal.SIGTERM):  # a person stopped it: it says so
+        assert statuses[0] == "cancelled", (name, statuses)
     assert json.loads(out)["status"] == "completed", name
 
 
@@ -424,37 +429,54 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _start_on_own_server(config: Path) -> subprocess.Popen:
-    """``newsflow run`` with no Prefect API configured: it starts its own temporary server."""
-    env = {**os.environ, "PREFECT_HOME": str(config.parent / "prefect-home"), "NO_COLOR": "1"}
-    env.pop("PREFECT_API_URL", None)
+def _start_on_own_server(config: Path, mode: str) -> subprocess.Popen:
+    """``newsflow run`` with no Prefect API configured: it starts a temporary server of its
+    own (``mode`` "temporary", the opt-out) or the local server one-off commands share
+    ("shared", the default), under a ``$PREFECT_HOME`` of the test's own."""
+    env = local_server_env(config.parent / "prefect-home", NEWSFLOW_PREFECT_SERVER=mode)
     return _spawn_run(config, env)
 
 
+@pytest.mark.parametrize("mode", ["temporary", "shared"])
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill9", "sigterm"])
-def test_the_temporary_api_server_dies_with_the_command(sig, corpus, tmp_path):
-    """A ``newsflow run`` killed while fetching leaves no process behind: not its extraction
-    workers, not the temporary API server it started in a session of its own. SIGTERM is
-    handled like Ctrl-C: one line, exit 143, the run recorded as failed, not left running."""
+def test_the_command_leaves_nothing_of_its_own_behind(sig, mode, corpus, tmp_path):
+    """A ``newsflow run`` killed while fetching leaves no process of its own behind: not its
+    extraction workers and, with a temporary server of its own, not that server (started in a
+    session of its own). The shared local server is no child of the command: it stays, on
+    purpose, idle once the command is gone (the killed command's hold on it released by the
+    kernel), shown by ``newsflow server status``, and is stopped here. SIGTERM is handled
+    like Ctrl-C: one line, exit 143, the run recorded as cancelled, not left running."""
     config = _config(tmp_path, corpus)
+    home = config.parent / "prefect-home"
     corpus.reset()
-    proc = _start_on_own_server(config)
-    _wait_for(lambda: corpus.pages_served() >= 40, proc, "40 pages served")
-    family = _children(proc.pid)
-    servers = [pid for pid in family if "uvicorn" in _cmdline(pid)]
-    assert servers, f"no temporary API server among {[_cmdline(p) for p in family]}"
-    os.kill(proc.pid, sig)  # the command alone, as `kill` does: not its process group
-    code, _out, err = _finish(proc)
-    deadline = time.monotonic() + 60
-    while any(_alive(pid) for pid in family) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = [_cmdline(pid) for pid in family if _alive(pid)]
-    assert not left, f"left running after {sig.name}: {left}"
-    if sig == signal.SIGTERM:
-        assert code == 143, err
-        assert "Traceback" not in err, err
-        assert err.strip().splitlines()[-1].startswith("newsflow: error: terminated"), err
-        _, _, statuses = _tables_of(config.parent / "w.work.duckdb")
-        assert statuses == ["failed"], statuses
-    else:
-        assert code == -signal.SIGKILL
+    try:
+        proc = _start_on_own_server(config, mode)
+        _wait_for(lambda: corpus.pages_served() >= 40, proc, "40 pages served")
+        family = _children(proc.pid)
+        servers = [pid for pid in family if "uvicorn" in _cmdline(pid)]
+        if mode == "temporary":
+            assert servers, f"no temporary API server among {[_cmdline(p) for p in family]}"
+        else:
+            assert not servers, "the shared server is nobody's child"
+            shared = local_server(home)
+            assert shared is not None and shared.in_use()
+        os.kill(proc.pid, sig)  # the command alone, as `kill` does: not its process group
+        code, _out, err = _finish(proc)
+        deadline = time.monotonic() + 60
+        while any(_alive(pid) for pid in family) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = [_cmdline(pid) for pid in family if _alive(pid)]
+        assert not left, f"left running after {sig.name}: {left}"
+        if mode == "shared":
+            assert local_server(home) == shared  # still there, and no longer held
+            assert not shared.in_use()
+        if sig == signal.SIGTERM:
+            assert code == 143, err
+            assert "Traceback" not in err, err
+            assert err.strip().splitlines()[-1].startswith("newsflow: error: terminated"), err
+            _, _, statuses = _tables_of(config.parent / "w.work.duckdb")
+            assert statuses == ["cancelled"], statuses
+        else:
+            assert code == -signal.SIGKILL
+    finally:
+        stop_local_server(home)

@@ -1,6 +1,7 @@
 """One-off commands print no third-party noise: ``newsflow run`` in a child
-process as a user runs it, with no ``PREFECT_API_URL`` (so under its own temporary Prefect
-server), over a small loopback site whose pages are extracted in the run's own process.
+process as a user runs it, with no ``PREFECT_API_URL`` (so against the local Prefect server
+one-off commands share, stopped at the end), over a small loopback site whose pages are
+extracted in the run's own process.
 
 Two messages used to end such a run on stderr: ``ERROR | htmldate.meta - impossible to clear
 cache …`` from the cache reset after in-process extraction, and ``--- Error logging to API ---
@@ -9,13 +10,13 @@ temporary server had stopped."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 from newsflow.schemas.config import Config, FetchConfig, SourceConfig, WarehouseConfig
 from newsflow.schemas.config_toml import write_config
 from tests.hostile_site import article_html, english_paragraphs, rss
+from tests.run_helpers import local_server_env, stop_local_server
 from tests.servers import LoopbackServer
 
 NOISE = ("impossible to clear cache", "Error logging to API", "Traceback")
@@ -37,16 +38,18 @@ def test_a_run_under_its_own_temporary_server_prints_no_noise(tmp_path):
             sources=[SourceConfig(name="quiet-times", feed=server.url("/feed.xml"))],
         )
         path = write_config(config, tmp_path / "newsflow.toml")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-        env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
-        done = subprocess.run(
-            [sys.executable, "-m", "newsflow.cli.main", "run", "--config", str(path)],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        home = tmp_path / "prefect-home"
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "newsflow.cli.main", "run", "--config", str(path)],
+                env=local_server_env(home),  # the local server one-off commands share
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+        finally:
+            stop_local_server(home)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "2 new" in done.stdout  # the run did its work
     for noise in NOISE:

@@ -14,7 +14,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from newsflow.cli import serve
 from newsflow.cli.main import main
-from newsflow.demo.config import demo_config
+from newsflow.demo.config import DEMO_CONFIG_NAME, demo_config
 from newsflow.schemas.config import Config, ConfigError, SourceConfig, load_config, parse_config
 from newsflow.schemas.config_toml import render_config, write_config
 
@@ -121,7 +121,7 @@ def test_serve_demo_writes_the_config_its_runs_read(prefect_harness, monkeypatch
     ingest = _by_name(deployments)["ingest"]
     assert ingest.schedules[0].schedule.interval == timedelta(seconds=serve.DEMO_INTERVAL_S)
     config_file = Path(ingest.parameters["config_path"])
-    assert config_file == tmp_path / serve.DEMO_CONFIG_NAME
+    assert config_file == tmp_path / DEMO_CONFIG_NAME
     config = load_config(config_file)
     assert [s.name for s in config.sources] == [
         "harbor-gazette",

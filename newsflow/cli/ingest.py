@@ -12,6 +12,7 @@ from typing import Any
 
 from newsflow.cli.output import (
     EXIT_BAD_CONFIG,
+    EXIT_OK,
     add_config_and_db,
     error,
     finish,
@@ -21,6 +22,8 @@ from newsflow.cli.output import (
     print_run_summary,
 )
 from newsflow.demo.server import DEMO_PORT
+
+INGEST = "newsflow.flows.ingest:ingest"  # imported once the Prefect API is on its way
 
 #: Printed after the demo: queries worth trying on what it loaded.
 EXAMPLE_QUERIES = "\n".join(
@@ -59,6 +62,12 @@ def add_commands(sub: Any) -> None:
         help="apprise URL to send alerts to, e.g. json://127.0.0.1:9000/hook (repeatable; "
         "also $NEWSFLOW_ALERT_URLS). Without one, the alert is printed.",
     )
+    demo.add_argument(
+        "--serve-only",
+        action="store_true",
+        help="only serve the demo site (until Ctrl-C) for a config of your own; prints the "
+        "[[sources]] and allow_private lines it needs",
+    )
     demo.set_defaults(handler=demo_command)
 
     run = sub.add_parser("run", help="one ingest run over the configured sources")
@@ -94,28 +103,66 @@ def add_commands(sub: Any) -> None:
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    """Serve the bundled site on loopback, ingest it once, print the summary and queries."""
+    """Serve the bundled site on loopback, ingest it once, print the summary and queries; the
+    config the run used is saved beside the warehouse so later commands read the same one.
+    ``--serve-only``: serve the site for a config of your own, until Ctrl-C."""
     from newsflow.cli import console
     from newsflow.cli.flow_run import run_to_summary
     from newsflow.demo.broken import broken_site_root, with_alert_urls, with_broken_source
-    from newsflow.demo.config import demo_config
+    from newsflow.demo.config import demo_config, saved_config_path
     from newsflow.demo.server import start_demo_site_on
-    from newsflow.flows.ingest import ingest
+    from newsflow.schemas.config_toml import write_config
 
+    if args.serve_only:
+        if args.broken or args.alert_url:
+            error("--serve-only serves the site alone; leave out --broken and --alert-url")
+            return EXIT_BAD_CONFIG
+        return serve_demo_site(args.port)
     overlays = [broken_site_root()] if args.broken else []
     site = start_demo_site_on(args.port, overlays=overlays, note=note)
     try:
         console.enable()
-        note(f"demo site at {site.base_url}; ingesting into {args.db}")
         config = demo_config(site.base_url, db=args.db)
         if args.broken:
             config = with_broken_source(config, site.base_url)
-        summary = run_to_summary(ingest, config=with_alert_urls(config, args.alert_url), db=args.db)
+        saved = write_config(config, saved_config_path(args.db))
+        note(f"demo site at {site.base_url}; ingesting into {args.db}; config saved to {saved}")
+        config = with_alert_urls(config, args.alert_url)  # not saved: URLs may carry tokens
+        summary = run_to_summary(INGEST, config=config, db=args.db)
     finally:
         site.stop()
     print_run_summary(summary, command="demo")
     print("\nTry:\n" + EXAMPLE_QUERIES.format(db=summary.db))
+    print(
+        f"\nThe config this run used is {saved}: `newsflow check --config {saved}`, "
+        "`newsflow reprocess` and `newsflow serve` read it the same way."
+    )
     return finish(summary)
+
+
+def serve_demo_site(port: int) -> int:
+    """``newsflow demo --serve-only``: the demo site for a config of your own (``newsflow
+    init``), with the lines that config needs, until Ctrl-C (one line, exit 0)."""
+    import time
+
+    from newsflow.demo.config import demo_sources_toml
+    from newsflow.demo.server import start_demo_site_on
+
+    site = start_demo_site_on(port, note=note)
+    try:
+        note(f"serving the demo site at {site.base_url} until Ctrl-C")
+        print(demo_sources_toml(site.base_url), flush=True)
+        note(
+            "put these lines in your newsflow.toml (`newsflow init` writes one), each under "
+            "its section, then run `newsflow run` in another terminal"
+        )
+        while True:  # until Ctrl-C, or SIGTERM (main.py turns it into one line)
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        note("demo site stopped")
+    finally:
+        site.stop()
+    return EXIT_OK
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -133,8 +180,6 @@ def run_command(args: argparse.Namespace) -> int:
 
         for name in reset_sources(config, args.db, args.reset_source):
             note(f"source {name} re-enabled")
-    from newsflow.flows.ingest import ingest
-
     console.enable(not args.json)
     if args.source and not args.retry_failed:
         error("--source goes with --retry-failed")
@@ -144,7 +189,7 @@ def run_command(args: argparse.Namespace) -> int:
         error(f"no source named {', '.join(unknown)} in the config")
         return EXIT_BAD_CONFIG
     summary = run_to_summary(
-        ingest,
+        INGEST,
         config=config,
         db=args.db,
         retry_failed=args.retry_failed,
@@ -165,9 +210,7 @@ def check_command(args: argparse.Namespace) -> int:
     from newsflow.schemas.config import load_config
 
     config = load_config(args.config)  # fail fast, before Prefect loads, on a bad file
-    from newsflow.flows.checks import checks
-
-    summary = run_to_summary(checks, config=config, db=args.db)
+    summary = run_to_summary("newsflow.flows.checks:checks", config=config, db=args.db)
     if args.json:
         print_json(summary)
     else:

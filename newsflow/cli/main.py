@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from newsflow import __version__
-from newsflow.cli import backfill, extract, ingest, report, serve, warehouse
+from newsflow.cli import backfill, extract, ingest, init, report, serve, server, warehouse
 from newsflow.cli.output import (
     EXIT_BAD_CONFIG,
     EXIT_INTERRUPTED,
@@ -83,12 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"newsflow {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    init.add_commands(sub)
     ingest.add_commands(sub)
     extract.add_commands(sub)
     warehouse.add_commands(sub)
     serve.add_commands(sub)
     backfill.add_commands(sub)
     report.add_commands(sub)
+    server.add_commands(sub)
     return parser
 
 

@@ -41,7 +41,7 @@ class Terminated(KeyboardInterrupt):
 
 
 def _raise_terminated(_signum: int, _frame: object) -> None:
-    raise Terminated
+    raise Terminated("terminated (SIGTERM)")  # the message pipeline_runs keeps
 
 
 def handle_sigterm() -> None:

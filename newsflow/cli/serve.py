@@ -27,7 +27,6 @@ from newsflow.demo.server import DEMO_PORT
 INGEST_CRON = "*/15 * * * *"  # every 15 minutes
 CHECKS_CRON = "0 * * * *"  # hourly, on the hour
 DEMO_INTERVAL_S = 60.0
-DEMO_CONFIG_NAME = "newsflow-demo.toml"
 TAGS = ["newsflow"]
 
 
@@ -259,16 +258,14 @@ def serve_command(args: argparse.Namespace) -> int:
 
 def _start_demo(args: argparse.Namespace, stack: ExitStack) -> tuple[str, str]:
     """Start the demo site and write the config its scheduled runs read."""
-    from newsflow.demo.config import demo_config
+    from newsflow.demo.config import demo_config, saved_config_path
     from newsflow.demo.server import start_demo_site_on
     from newsflow.schemas.config_toml import write_config
 
     site = start_demo_site_on(DEMO_PORT if args.port is None else args.port, note=note)
     stack.callback(site.stop)
     db = Path(args.db or "newsflow.duckdb").expanduser().resolve()
-    config_file = write_config(
-        demo_config(site.base_url, db=str(db)), db.with_name(DEMO_CONFIG_NAME)
-    )
+    config_file = write_config(demo_config(site.base_url, db=str(db)), saved_config_path(db))
     note(f"demo site at {site.base_url}; warehouse {db}")
     return str(config_file), str(db)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from newsflow.demo.server import demo_site_root
@@ -16,6 +18,39 @@ DEMO_FEEDS = (
     ("valley-courier", "valley-courier/atom.xml"),
     ("north-star-wire", "north-star-wire/index.rdf"),
 )
+
+
+#: The config a demo run used, saved beside its warehouse (``newsflow demo``, ``serve --demo``).
+DEMO_CONFIG_NAME = "newsflow-demo.toml"
+
+
+def saved_config_path(db: str | os.PathLike[str]) -> Path:
+    """Where the demo saves the config it ran with: beside the warehouse ``db``, so that
+    ``newsflow check --config``, ``reprocess`` and ``serve`` read the very thresholds the demo
+    used (its freshness limit above all, see :func:`snapshot_freshness_hours`)."""
+    return Path(db).expanduser().resolve().with_name(DEMO_CONFIG_NAME)
+
+
+def demo_sources_toml(base_url: str) -> str:
+    """What a config of your own needs to ingest the demo site at ``base_url``: the
+    ``allow_private`` entry that lets the address guard through to exactly this loopback host
+    and port, and the site's feeds as ``[[sources]]`` (``newsflow demo --serve-only`` prints
+    it). Said as lines to put under the sections ``newsflow init`` writes, since a TOML
+    table cannot be given twice."""
+    netloc = urlsplit(base_url).netloc
+    fresh = snapshot_freshness_hours()
+    lines = [
+        "# under [fetch]: let the address guard through to this site only, with no pause",
+        f'allow_private = ["{netloc}"]',
+        "per_host_delay_s = 0.0",
+        "# under [checks], optional: the site is a frozen snapshot, older than 48 h",
+        f"freshness_hours = {fresh}",
+        "# at the end: the site's feeds",
+    ]
+    for name, path in DEMO_FEEDS:
+        lines += ["[[sources]]", f'name = "{name}"', f'feed = "{base_url}/{path}"']
+        lines += ['language = "en"', ""]
+    return "\n".join(lines).rstrip("\n")
 
 
 def demo_config(base_url: str, *, db: str = "newsflow.duckdb") -> Config:

@@ -128,20 +128,47 @@ def make_pool(pages: int) -> ProcessPoolExecutor | None:
     cores = os.cpu_count() or 1
     if pages < POOL_THRESHOLD or cores < 2:
         return None
-    return ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=cores,
         mp_context=get_context("spawn"),
         initializer=_exit_with_parent,
         initargs=(os.getpid(),),
     )
+    _start_ignoring_ctrl_c(pool, cores)
+    return pool
+
+
+def _start_ignoring_ctrl_c(pool: ProcessPoolExecutor, workers: int) -> None:
+    """Start the workers now, with SIGINT ignored while they are spawned: an ignored signal
+    stays ignored across ``exec``, so a Ctrl-C while a worker still imports (seconds) prints
+    no traceback of its own; the run's process handles it. Only the main thread may change a
+    signal's handler: elsewhere the workers start on first use, and the initializer ignores
+    SIGINT from then on."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        for _ in range(workers):  # each submit to an idle pool spawns one worker
+            pool.submit(int)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _exit_with_parent(parent: int, poll_s: float = 1.0) -> None:
-    """In each worker: exit when the run's process is gone. A worker blocks reading its task
-    queue, whose write end it holds too, so a run killed with ``-9`` would otherwise leave its
-    workers (and their copies of the run's stdout) alive for good."""
+    """In each worker: ignore Ctrl-C, and exit when the run's process is gone. A worker
+    blocks reading its task queue, whose write end it holds too, so a run killed with ``-9``
+    would otherwise leave its workers (and their copies of the run's stdout) alive for good."""
+    import signal
     import threading
     import time
+
+    # Ctrl-C reaches every process of the terminal's foreground group: the run's process
+    # handles it (one line, the run recorded cancelled) and ends the pool; a worker stopping
+    # on it too would only print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -68,15 +68,16 @@ class WarehouseDamaged(RuntimeError):
     """The working file exists but DuckDB cannot read it (truncated, overwritten, corrupt).
 
     The message names the file and the recovery (README, "A damaged working file"): nothing
-    was written, and the snapshot analysts read is untouched."""
+    was written, and the snapshot analysts read is untouched. The file is never moved away by
+    newsflow itself: its HTML archive may still be worth salvaging, and only its owner knows."""
 
     @classmethod
     def of(cls, path: str | PathLike[str], exc: BaseException) -> WarehouseDamaged:
         reason = " ".join(str(exc).split())
         return cls(
             f"the working file {path} is damaged and cannot be opened ({reason[:160]}); move "
-            'it away and run again to rebuild it from scratch (see the README, "A damaged '
-            'working file")'
+            "it away and run again to rebuild it from the snapshot (see the README, "
+            '"A damaged working file")'
         )
 
 

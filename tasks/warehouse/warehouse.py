@@ -45,6 +45,7 @@ from newsflow.tasks.warehouse.feed_store import FeedStore
 from newsflow.tasks.warehouse.metrics import TableMetrics
 from newsflow.tasks.warehouse.migrate import available_migrations, current_version, migrate
 from newsflow.tasks.warehouse.page_store import PageStore
+from newsflow.tasks.warehouse.restore import restore_from_snapshot
 from newsflow.tasks.warehouse.story_store import StoryStore
 
 
@@ -135,7 +136,9 @@ class Warehouse(
         lock_timeout_s: float = 600.0,
         memory_limit: str | None = None,
     ) -> Warehouse:
-        """Open the working file for writing (created, with its folder, when missing).
+        """Open the working file for writing (created, with its folder, when missing; restored
+        from the snapshot, with a warning, when only the working file is missing: see
+        ``restore.py``).
 
         Raises OSError for a location that cannot hold a warehouse (a directory where the file
         should be, a folder that cannot be created, less than :data:`MIN_FREE_BYTES` free),
@@ -148,7 +151,16 @@ class Warehouse(
         check_location(published_path, working)
         check_free_space(published_path)
         published_path.parent.mkdir(parents=True, exist_ok=True)
-        existed = working.exists()
+        existed, restored = working.exists(), None
+        if not existed and published_path.is_file():  # the working file is gone, not new
+            restored = restore_from_snapshot(published_path, working)
+            existed = True
+        if restored is not None:
+            snapshot.warn(
+                f"the working file {working} was missing: restored it from the snapshot "
+                f"{published_path} ({restored} articles, run history and first_seen_at kept; "
+                "the HTML archive starts again with the next fetch)"
+            )
         con = connect_with_wait(working, lock_timeout_s, memory_limit)
         try:
             migrate(con)
