@@ -61,7 +61,7 @@ def ingest_stages(
     summary.feeds_polled = sum(1 for p in polls if not p.skipped)
     summary.feed_errors = {p.source: p.error for p in polls if p.error}
     summary.feeds_failed = {p.source: p.error for p in polls if p.gave_nothing}
-    entries, per_source = new_entries(warehouse, polls)
+    entries, per_source = new_entries(warehouse, polls, not_due=feed_round.not_due)
     # Retries of pages that failed before are left out of the dead-run rule (flows/outcome.py).
     tried_before = warehouse.entries_tried_before([(e.source, e.entry_id) for e in entries])
     warehouse.record_feed_polls(run_id, polls, per_source, entries)

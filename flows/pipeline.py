@@ -37,7 +37,10 @@ from newsflow.tasks.warehouse.warehouse import Warehouse
 
 
 def new_entries(
-    warehouse: Warehouse, polls: list[FeedPoll], now: datetime | None = None
+    warehouse: Warehouse,
+    polls: list[FeedPoll],
+    now: datetime | None = None,
+    not_due: Collection[str] = (),
 ) -> tuple[list[FeedEntry], dict[str, int]]:
     """Entries whose pages have not been handled yet: those the feeds list now, then those an
     earlier run kept (``pending`` after a kill, a ``retry`` that is due) that the feed no
@@ -68,7 +71,8 @@ def new_entries(
             take(entry) for entry in poll.entries if entry.entry_id in unseen
         )
     polled = [p.source for p in polls if not p.skipped]
-    for entry in warehouse.due_entries(polled, now):
+    # Sources adaptive polling left alone this run (``not_due``) still get their retries.
+    for entry in warehouse.due_entries([*polled, *not_due], now):
         take(entry)
     return chosen, per_source
 

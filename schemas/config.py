@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -22,6 +22,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from newsflow.schemas.allow_list import parse_allow_list
@@ -116,6 +117,23 @@ class FetchConfig(_Strict):
     page_retry_after_min: float = Field(default=15.0, gt=0)
     page_retry_max_h: float = Field(default=6.0, gt=0)
     page_max_attempts: int = Field(default=6, ge=1, le=50)
+    # When each source is polled (tasks/fetch/feed_policy.py): "adaptive" follows the feed's
+    # rhythm (entries per week over the trailing window, clamped to the bounds, never sooner
+    # than its TTL / Cache-Control max-age / Expires or Retry-After); "fixed" polls every
+    # source at every run.
+    # What shares pacing and a Retry-After (tasks/fetch/domains.py): "domain", every source and
+    # host of one registrable domain; "host", each host's pages and each source's feed apart.
+    share_politeness: Literal["domain", "host"] = "domain"
+    polling: Literal["adaptive", "fixed"] = "adaptive"
+    poll_min_interval_min: float = Field(default=5.0, gt=0)
+    poll_max_interval_h: float = Field(default=24.0, gt=0)
+    poll_window_days: float = Field(default=7.0, gt=0, le=90)
+
+    @model_validator(mode="after")
+    def _poll_bounds(self) -> FetchConfig:
+        if self.poll_min_interval_min > self.poll_max_interval_h * 60:
+            raise ValueError("poll_min_interval_min must not exceed poll_max_interval_h")
+        return self
 
     def retry_schedule(self) -> RetrySchedule:
         return RetrySchedule(

@@ -54,6 +54,12 @@ class FeedEntry(BaseModel):
     url: str
     title: str | None = None
     published_at: datetime | None = None
+    # Where ``published_at`` comes from when the page declares no date: ``feed``, or
+    # ``sitemap`` for a backfill's URL (``articles.published_at_source``).
+    date_source: str = "feed"
+    # A sitemap's <lastmod> (backfill): when the page last changed, never taken as its date;
+    # an article whose page and sitemap give no publication date but this is flagged.
+    lastmod: datetime | None = None
 
 
 #: How extraction's error begins for an HTML page that gave no article text (only a title,
@@ -134,3 +140,22 @@ class Page:
     def has_html(self) -> bool:
         """Whether there is a body to extract (an error, or an empty body, leaves none)."""
         return self.error is None and bool(self.content)
+
+
+@dataclass(frozen=True, slots=True)
+class SitemapItem:
+    """One article URL a sitemap lists, with what the sitemap says about it
+    (``tasks/fetch/sitemaps.py``). ``published_at`` is ``news:publication_date`` (Google News
+    sitemaps); ``lastmod`` is when the page last changed, which is not when it was published,
+    so it is kept apart and never used as the article's date."""
+
+    url: str
+    sitemap_url: str
+    published_at: datetime | None = None
+    lastmod: datetime | None = None
+    title: str | None = None  # news:title
+
+    @property
+    def window_date(self) -> datetime | None:
+        """The date the backfill window is judged on: the publication date, else lastmod."""
+        return self.published_at or self.lastmod

@@ -294,6 +294,9 @@ class HostileSite:
             "retry_backoff_s": 0.05,
             "pause_after_errors": 2,
             "redirect_adopt_after": 2,
+            "polling": "fixed",  # runs seconds apart stand for ticks: every source each run
+            # one loopback server stands for many unrelated sites
+            "share_politeness": "host",
         }
         settings.update(fetch)
         sources = [SourceConfig(name=c.name, feed=self.main.url(c.path)) for c in FEED_CASES]

@@ -93,7 +93,8 @@ def closed_port() -> int:
 def make_config(db: str, site: LoopbackServer, alert_url: str) -> Config:
     return Config(
         warehouse=WarehouseConfig(path=db),
-        fetch=FetchConfig(allow_private=[site.host_port], per_host_delay_s=0.0),
+        # runs seconds apart stand for scheduled ticks: every source polled at every run
+        fetch=FetchConfig(allow_private=[site.host_port], per_host_delay_s=0.0, polling="fixed"),
         alerts=AlertsConfig(urls=[alert_url], delivery_attempts=2, retry_delay_s=0.05),
         # One article is enough to judge a rate in these small runs.
         checks={"min_rows": 1},

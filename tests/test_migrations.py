@@ -108,6 +108,12 @@ def test_upgraded_file_keeps_working(old_file):
         assert warehouse.con.execute(
             "SELECT DISTINCT quality_flags, published_at_source FROM articles"
         ).fetchall() == [([], None)]
+        # schema 11's columns: old rows came from feeds; no poll is scheduled yet
+        assert warehouse.con.execute(
+            "SELECT (SELECT DISTINCT origin FROM articles), "
+            "(SELECT DISTINCT origin FROM raw_pages), "
+            "(SELECT count(next_poll_at) FROM feed_state), (SELECT count(*) FROM backfill_jobs)"
+        ).fetchone() == ("feed", "feed", 0, 0)
         assert warehouse.load_articles("run-2", [changed]).updated == 1
         versions = warehouse.con.execute(
             "SELECT version FROM article_versions WHERE article_id = 'a1a1a1a1a1a1a1a1' ORDER BY 1"

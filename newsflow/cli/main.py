@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from newsflow import __version__
-from newsflow.cli import extract, ingest, init, report, serve, server, warehouse
+from newsflow.cli import backfill, extract, ingest, init, report, serve, server, warehouse
 from newsflow.cli.output import (
     EXIT_BAD_CONFIG,
     EXIT_INTERRUPTED,
@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_commands(sub)
     warehouse.add_commands(sub)
     serve.add_commands(sub)
+    backfill.add_commands(sub)
     report.add_commands(sub)
     server.add_commands(sub)
     return parser

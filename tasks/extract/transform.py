@@ -55,9 +55,11 @@ def article_row(
     published, published_source = extracted.published_at, extracted.published_at_source
     if published is None:
         published = entry.published_at if entry else None
-        published_source = "feed" if published is not None else None
+        published_source = (entry.date_source if entry else None) if published else None
     elif published_source is None:  # a page date whose origin extraction did not record
         published_source = "guessed"
+    # Only a sitemap's lastmod says anything about when: flagged, never taken as the date.
+    lastmod_only = published is None and entry is not None and entry.lastmod is not None
     return {
         "article_id": article_id(url),
         "url": url,
@@ -73,7 +75,8 @@ def article_row(
         "word_count": word_count(extracted.text),
         "content_hash": content_hash(title, extracted.text),
         "fetched_at": fetched_at,
-        "quality_flags": [],  # the warning checks fill it (tasks/quality/gate.py)
+        # the warning checks add theirs (tasks/quality/gate.py)
+        "quality_flags": ["date_from_lastmod_only"] if lastmod_only else [],
     }
 
 

@@ -26,6 +26,7 @@ source is never a mystery.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -69,6 +70,10 @@ class FeedState:
     consecutive_errors: int = 0
     redirect_target: str | None = None  # where the latest successful polls were sent permanently
     redirect_count: int = 0  # how many successful polls in a row ended at redirect_target
+    # The adaptive schedule (``plan_next_poll``): when the source is due, and why.
+    next_poll_at: datetime | None = None
+    poll_interval_s: float | None = None
+    poll_reason: str | None = None
 
     @property
     def poll_url(self) -> str:
@@ -204,6 +209,9 @@ def reset(state: FeedState) -> FeedState:
         effective_url=None,
         redirect_target=None,
         redirect_count=0,
+        next_poll_at=None,
+        poll_interval_s=None,
+        poll_reason=None,
     )
 
 
@@ -223,3 +231,122 @@ def _iso(when: datetime | None) -> str:
     if when is None:
         return "?"
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- adaptive polling ------------------------------------------------------------------------
+#
+# Miniflux's entry-frequency scheduler, with two additions: the interval is the trailing
+# window divided by the entries the feed published in it, clamped to ``[min, max]``; never
+# shorter than the feed's own cache lifetime (RSS ``<ttl>``, ``Cache-Control: max-age``,
+# ``Expires``; itself capped at ``max``); never before a ``Retry-After``. A poll whose listed
+# entries were *all* new may have missed some (the feed rotated past entries between polls),
+# so the next one comes after ``min`` instead. ``polling = "fixed"`` keeps every source due
+# at every run (``next_poll_at`` NULL).
+
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PollingPolicy:
+    adaptive: bool = True
+    min_interval_s: float = 5 * 60.0
+    max_interval_s: float = 24 * 3600.0
+    window_s: float = 7 * 24 * 3600.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_interval_s <= self.max_interval_s:
+            raise ValueError("fetch.poll_min_interval_min must be > 0 and <= poll_max_interval_h")
+
+
+@dataclass(frozen=True)
+class PollSignals:
+    """What one poll and the source's history say about its rhythm."""
+
+    entries_in_window: int  # entries the feed published in the trailing window
+    history_s: float | None = None  # how far back the source's known entries go (None: not)
+    first_poll: bool = False  # no schedule before: every entry is new by definition
+    listed: int = 0  # entries the poll listed
+    new: int = 0  # of those, entries newsflow had not seen
+    cache_control: str | None = None
+    expires: str | None = None
+    ttl_min: str | None = None
+    succeeded: bool = True
+
+
+def cache_lifetime(
+    cache_control: str | None, expires: str | None, ttl_min: str | None, now: datetime
+) -> tuple[float, str] | None:
+    """The longest time the feed asked to be cached, in seconds, and which header said so.
+
+    ``no-cache`` / ``no-store`` / ``max-age=0`` and an ``Expires`` in the past ask nothing;
+    an unreadable value is ignored."""
+    found: list[tuple[float, str]] = []
+    if cache_control:
+        lowered = cache_control.lower()
+        match = _MAX_AGE.search(cache_control)
+        if match and "no-store" not in lowered and "no-cache" not in lowered:
+            found.append((float(match[1]), "Cache-Control max-age"))
+    if expires and not (cache_control and _MAX_AGE.search(cache_control)):
+        # RFC 9111 §5.3: max-age wins over Expires when both are sent
+        seconds = parse_retry_after(expires, now) if not expires.strip().isdigit() else None
+        if seconds:
+            found.append((seconds, "Expires"))
+    if ttl_min and ttl_min.strip().isdigit():
+        found.append((int(ttl_min.strip()) * 60.0, "the feed's <ttl>"))
+    found = [f for f in found if f[0] > 0]
+    return max(found) if found else None
+
+
+def plan_next_poll(
+    state: FeedState, signals: PollSignals, now: datetime, policy: PollingPolicy
+) -> FeedState:
+    """``state`` with the schedule after a poll at ``now`` (see the section comment)."""
+    if not policy.adaptive:
+        return replace(state, next_poll_at=None, poll_interval_s=None, poll_reason="fixed")
+    if not signals.succeeded:
+        # A failure is asked again at the next run (or after its Retry-After), as with fixed
+        # polling: the pause rule counts failed polls in a row, and a feed that is down for a
+        # moment should not lose a day of its rhythm.
+        wait = state.next_allowed_at
+        return replace(
+            state,
+            next_poll_at=wait,
+            poll_interval_s=(wait - now).total_seconds() if wait else None,
+            poll_reason="Retry-After" if wait else "the poll failed: due at the next run",
+        )
+    # A feed lists its last few entries only: while what newsflow knows of it covers less
+    # than the window, the rate is measured over what it covers (20 entries over 100 minutes
+    # is a wire feed, not 20 entries a week).
+    span = policy.window_s
+    if signals.history_s is not None:
+        span = min(span, max(signals.history_s, policy.min_interval_s))
+    if signals.entries_in_window:
+        interval = span / signals.entries_in_window
+        reason = f"{signals.entries_in_window} entries in {_duration(span)}"
+    else:
+        interval, reason = policy.max_interval_s, f"no entry in {_duration(span)}"
+    interval = min(max(interval, policy.min_interval_s), policy.max_interval_s)
+    all_new = signals.listed and signals.new >= signals.listed and not signals.first_poll
+    if all_new:
+        interval, reason = policy.min_interval_s, "every listed entry was new (some may be missed)"
+    cache = cache_lifetime(signals.cache_control, signals.expires, signals.ttl_min, now)
+    if cache is not None and min(cache[0], policy.max_interval_s) > interval:
+        interval, reason = min(cache[0], policy.max_interval_s), cache[1]
+    when = now + timedelta(seconds=interval)
+    if state.next_allowed_at is not None and state.next_allowed_at > when:
+        when, reason = state.next_allowed_at, "Retry-After"
+        interval = (when - now).total_seconds()
+    return replace(state, next_poll_at=when, poll_interval_s=interval, poll_reason=reason)
+
+
+def is_due(state: FeedState, now: datetime, policy: PollingPolicy) -> bool:
+    """Whether a run at ``now`` polls the source (fixed: always; adaptive: at its time)."""
+    return not policy.adaptive or state.next_poll_at is None or now >= state.next_poll_at
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:.3g} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.3g} h"
+    return f"{seconds / 60:.3g} min"

@@ -33,6 +33,7 @@ class ParsedFeed:
     entries: list[FeedEntry] = field(default_factory=list)
     error: str | None = None  # set when the feed gave nothing usable
     warning: str | None = None  # set when it was malformed but still gave entries
+    ttl_min: str | None = None  # RSS <ttl>: minutes the feed asks to be cached (adaptive polling)
 
 
 @dataclass
@@ -54,6 +55,10 @@ class FeedPoll:
     redirects: list[tuple[int, str]] = field(default_factory=list)  # (status, location) per hop
     retry_after: str | None = None  # the Retry-After header, as sent
     skipped: bool = False  # not requested at all this run (gone, paused, Retry-After); see error
+    # How long the answer may be cached, as sent (adaptive polling never asks sooner):
+    cache_control: str | None = None
+    expires: str | None = None
+    ttl_min: str | None = None  # RSS <ttl>
 
     @property
     def succeeded(self) -> bool:
@@ -128,6 +133,7 @@ def parse_feed(content: bytes, source: str, *, url: str, content_type: str = "")
         if problem is not None:
             return ParsedFeed(error=f"malformed: {_describe(problem)}")
         return ParsedFeed()
+    ttl = str(parsed.get("feed", {}).get("ttl") or "").strip() or None
     entries = _entries(raw_entries, source, url)
     if not entries and problem is not None:  # e.g. cut off inside its first <item>
         return ParsedFeed(error=f"malformed: {_describe(problem)} (no entry with a link)")
@@ -137,7 +143,7 @@ def parse_feed(content: bytes, source: str, *, url: str, content_type: str = "")
             f"no_link: {len(raw_entries) - len(entries)} of {len(raw_entries)} entries skipped, "
             "without a usable http(s) link"
         )
-    return ParsedFeed(entries=entries, warning="; ".join(warnings) or None)
+    return ParsedFeed(entries=entries, warning="; ".join(warnings) or None, ttl_min=ttl)
 
 
 def poll_result(
@@ -149,7 +155,7 @@ def poll_result(
     """
     entries: list[FeedEntry] = []
     error = fetched.error
-    warning = None
+    warning = ttl = None
     if error is None:
         if fetched.status == 304:
             pass
@@ -158,6 +164,7 @@ def poll_result(
                 fetched.content, source, url=fetched.final_url, content_type=fetched.content_type
             )
             entries, error, warning = parsed.entries, parsed.error, parsed.warning
+            ttl = parsed.ttl_min
         else:
             error = f"http_{fetched.status}: the feed answered HTTP {fetched.status}"
     if error is not None and attempts > 1:
@@ -176,6 +183,9 @@ def poll_result(
         warning=warning,
         redirects=list(fetched.redirects),
         retry_after=fetched.headers.get("retry-after"),
+        cache_control=fetched.headers.get("cache-control"),
+        expires=fetched.headers.get("expires"),
+        ttl_min=ttl,
     )
 
 

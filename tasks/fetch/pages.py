@@ -22,8 +22,9 @@ from datetime import UTC, datetime
 
 from newsflow.schemas.records import FeedEntry, FetchResult, Page
 from newsflow.tasks.fetch.charset import charset_from_content_type, sniff_binary
+from newsflow.tasks.fetch.domains import site_key
 from newsflow.tasks.fetch.retry import RetryPolicy, attempts_note, fetch_with_retries
-from newsflow.tasks.fetch.urls import HostKey, host_key, url_problem
+from newsflow.tasks.fetch.urls import host_key, url_problem
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
@@ -134,22 +135,27 @@ def fetch_pages(
     max_workers: int = 8,
     on_done: Callable[[Page], None] | None = None,
     retry: RetryPolicy | None = None,
+    by_domain: bool = True,
 ) -> list[Page]:
-    """Fetch every entry's page; hosts in parallel, each host strictly one at a time.
+    """Fetch every entry's page; sites in parallel, each registrable domain strictly one
+    request at a time (its hosts share the queue, the pause and a 429).
 
-    ``crawl_delay`` (robots.txt) raises the pause for a host, never lowers it. ``retry`` (None:
+    ``by_domain`` False: each host is its own queue (``[fetch] share_politeness = "host"``).
+    ``crawl_delay`` (robots.txt, per host) raises the pause, never lowers it. ``retry`` (None:
     no retries) is applied per page, its waits never shorter than the host's delay. Results
     come back in the order of ``entries``. An entry whose URL can never be fetched (a feed's
     malformed link) is refused with the reason, without a request, and the others go on.
     """
     retry = retry or RetryPolicy(retries=0)
-    by_host: dict[HostKey, list[int]] = defaultdict(list)
+    # One queue per registrable domain, not per host: news.example.com and img.example.com
+    # are one publisher, paced as one, and a 429 from one stops the other (tasks/fetch/domains).
+    by_host: dict[str, list[int]] = defaultdict(list)
     results: list[Page | None] = [None] * len(entries)
     lock = threading.Lock()
     for index, entry in enumerate(entries):
         key, problem = host_key(entry.url), url_problem(entry.url)
         if key is not None and problem is None:
-            by_host[key].append(index)
+            by_host[site_key(key[1], key[2]) if by_domain else f"{key[1]}:{key[2]}"].append(index)
             continue
         results[index] = refused_outcome(entry, datetime.now(UTC), problem or "invalid_url")
         if on_done is not None:

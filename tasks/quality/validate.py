@@ -378,7 +378,8 @@ def validate_articles(
         results.append(_result_row(suite["name"], outcome, failing, example, frame))
 
     valid = [
-        {**row, "quality_flags": failed.get(index, [])}
+        # flags the row came with (a backfill's date_from_lastmod_only) first, then the checks
+        {**row, "quality_flags": [*(row.get("quality_flags") or ()), *failed.get(index, [])]}
         for index, row in enumerate(rows)
         if index not in critical
     ]

@@ -8,6 +8,7 @@ read the whole row and write the lifecycle columns after it (``tasks/fetch/lifec
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 import pyarrow as pa
 
@@ -29,6 +30,9 @@ _COLUMNS = (
     "coalesce(consecutive_errors, 0)",
     "redirect_target",
     "coalesce(redirect_count, 0)",
+    "next_poll_at",
+    "poll_interval_s",
+    "poll_reason",
 )
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -45,6 +49,9 @@ _LIFECYCLE = pa.schema(
         ("consecutive_errors", pa.int32()),
         ("redirect_target", pa.string()),
         ("redirect_count", pa.int32()),
+        ("next_poll_at", _TS),
+        ("poll_interval_s", pa.float64()),
+        ("poll_reason", pa.string()),
     ]
 )
 
@@ -85,7 +92,36 @@ class FeedStore(BulkStore):
                     status = l.status, status_reason = l.status_reason,
                     status_changed_at = l.status_changed_at, next_allowed_at = l.next_allowed_at,
                     consecutive_errors = l.consecutive_errors,
-                    redirect_target = l.redirect_target, redirect_count = l.redirect_count
+                    redirect_target = l.redirect_target, redirect_count = l.redirect_count,
+                    next_poll_at = l.next_poll_at, poll_interval_s = l.poll_interval_s,
+                    poll_reason = l.poll_reason
                 FROM _lifecycle l WHERE feed_state.source = l.source
                 """
             )
+
+    def poll_rhythm(
+        self, run_id: str, sources: Sequence[str], window_start: datetime
+    ) -> dict[str, tuple[int, datetime | None, int, int]]:
+        """Per source polled in ``run_id``: entries its feed published since ``window_start``
+        (the feed's date, else when newsflow first saw the entry), the date of its oldest
+        known entry, and what the run's poll listed and found new (``feed_fetches``): what
+        adaptive polling schedules on."""
+        if not sources:
+            return {}
+        rows = self.con.execute(
+            """
+            SELECT f.source, coalesce(w.n, 0), w.oldest,
+                   coalesce(f.entries, 0), coalesce(f.new_entries, 0)
+            FROM feed_fetches f
+            LEFT JOIN (SELECT source,
+                              count(*) FILTER (WHERE coalesce(published_at, first_seen_at) >= ?)
+                                  AS n,
+                              min(coalesce(published_at, first_seen_at)) AS oldest
+                       FROM seen_entries
+                       WHERE coalesce(origin, 'feed') = 'feed' AND source IN (SELECT unnest(?))
+                       GROUP BY ALL) w USING (source)
+            WHERE f.run_id = ? AND f.source IN (SELECT unnest(?))
+            """,
+            [window_start, list(sources), run_id, list(sources)],
+        ).fetchall()
+        return {row[0]: tuple(row[1:]) for row in rows}  # type: ignore[misc]

@@ -37,6 +37,11 @@ _ARCHIVE_KEYS = (
 class PageStore(BulkStore):
     """Archiving fetched pages, reading them back for reprocessing, and the re-check queries."""
 
+    #: How the pages this connection archives were found: ``feed`` (ingest) or ``backfill``
+    #: (sitemaps; ``flows/backfill.py`` sets it). Written to ``raw_pages``, ``seen_entries``
+    #: and new ``articles``; an ingest run finishes and retries only ``feed`` entries.
+    origin: str = "feed"
+
     def save_pages(
         self, run_id: str, pages: Sequence[Page], retry: RetrySchedule | None = None
     ) -> None:
@@ -66,6 +71,7 @@ class PageStore(BulkStore):
                 "fetched_at": p.fetched_at,
                 "run_id": run_id,
                 "error": p.error,
+                "origin": self.origin,
                 **archive_fields(p),  # validators, charset, feed headline/date (schema 2)
             }
             for p in {p.url: p for p in pages}.values()
@@ -81,6 +87,7 @@ class PageStore(BulkStore):
                 "last_attempt_at": p.fetched_at,
                 "title": p.entry.title if p.entry else None,
                 "published_at": p.entry.published_at if p.entry else None,
+                "origin": self.origin,
             }
             for p in {(p.source, p.entry_id): p for p in pages}.values()
         ]
@@ -179,12 +186,12 @@ class PageStore(BulkStore):
         rows = self.con.execute(
             """
             SELECT source, entry_id, url, title, published_at FROM seen_entries
-            WHERE source IN (SELECT unnest(?))
+            WHERE source IN (SELECT unnest(?)) AND coalesce(origin, 'feed') = ?
               AND (state = 'pending'
                    OR (state = 'retry' AND coalesce(next_attempt_at <= ?, true)))
             ORDER BY first_seen_at, source, entry_id
             """,
-            [list(sources), now],
+            [list(sources), self.origin, now],
         ).fetchall()
         return [
             FeedEntry(source=s, entry_id=e, url=u, title=t, published_at=p)
@@ -282,11 +289,12 @@ class PageStore(BulkStore):
         rows = self.con.execute(
             """
             SELECT r.url FROM raw_pages r
-            WHERE r.html IS NOT NULL AND EXISTS (
+            WHERE r.html IS NOT NULL AND coalesce(r.origin, 'feed') = ? AND EXISTS (
                 SELECT 1 FROM seen_entries s
                 WHERE s.source = r.source AND s.url = r.url AND s.state = 'archived')
             ORDER BY r.source, r.fetched_at, r.url
-            """
+            """,
+            [self.origin],
         ).fetchall()
         return [url for (url,) in rows]
 

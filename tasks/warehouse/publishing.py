@@ -42,6 +42,7 @@ SNAPSHOT_TABLES = (
     "pipeline_runs",
     "feed_state",
     "feed_fetches",
+    "backfill_jobs",
     "articles",
     "article_versions",
     "rejected_articles",
@@ -63,6 +64,7 @@ INTERNAL_TABLES = (
     "search_docs",  # the full-text index, copied into fts_main_articles (search.py)
     "search_dict",
     "search_terms",
+    "backfill_items",  # a backfill's queue (backfill_store.py); its jobs are published
 )
 
 #: Columns a row comparison leaves out: bulky, and their change shows in another column.

@@ -32,6 +32,7 @@ from newsflow.tasks.fetch.feeds import FeedPoll
 from newsflow.tasks.warehouse import publishing, search, snapshot
 from newsflow.tasks.warehouse.alert_store import AlertStore
 from newsflow.tasks.warehouse.archive import RunBoilerplateStore
+from newsflow.tasks.warehouse.backfill_store import BackfillStore
 from newsflow.tasks.warehouse.bulk import arrow_table as _arrow
 from newsflow.tasks.warehouse.connection import (
     MigrationFailed,
@@ -108,7 +109,9 @@ def working_path(published: Path) -> Path:
     return published.with_name(f"{published.stem}.work{published.suffix or '.duckdb'}")
 
 
-class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunBoilerplateStore):
+class Warehouse(
+    PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunBoilerplateStore, BackfillStore
+):
     """The pipeline's only door to DuckDB. Keep every SQL statement behind these methods, so
     a different target (DuckLake, MotherDuck) is a new implementation, not a hunt.
 
@@ -362,6 +365,7 @@ class Warehouse(PageStore, FeedStore, AlertStore, StoryStore, TableMetrics, RunB
                 # after run_id, in the table's column order (schema 10 added them last)
                 "published_at_source": r.get("published_at_source"),
                 "quality_flags": list(r.get("quality_flags") or ()),
+                "origin": self.origin,  # schema 11; kept by later loads (not updated below)
             }
             for r in rows
         ]
