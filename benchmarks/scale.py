@@ -174,6 +174,9 @@ def write_config(
         f"allow_private = {json.dumps([f'{a}:{p}' for a, p in site.hosts])}",
         "per_host_delay_s = 0.0",
         f"max_workers = {len(site.hosts)}",
+        # every tick polls every feed: the worst case of a schedule (adaptive polling would
+        # skip the feeds that are not due, and the ticks come seconds apart)
+        'polling = "fixed"',
     ]
     if freshness_hours is not None:
         lines += ["[checks]", f"freshness_hours = {freshness_hours}"]
