@@ -56,17 +56,17 @@ done
 
 
 def _page(n: int) -> Response:
-    """Entry ``n``'s page: a 404 for every 15th, a too-short article (a reject) for every
-    15th after that, else an article."""
+    """Entry ``n``'s page: a 404 for every 15th, a "page not found" page served with 200 (a
+    reject: not an article) for every 15th after that, else an article."""
     if n % 15 == 4:
         return Response(404, b"not here")
     rng = random.Random(n)
-    count = 1 if n % 15 == 9 else 5
-    body = "".join(
-        f"<p>{' '.join(rng.choice(WORDS) for _ in range(12 if count == 1 else 40))}.</p>"
-        for _ in range(count)
-    )
+    soft_404 = n % 15 == 9
+    body = "".join(f"<p>{' '.join(rng.choice(WORDS) for _ in range(40))}.</p>" for _ in range(5))
     title = f"Dispatch {n}: {' '.join(rng.choice(WORDS) for _ in range(4))}"
+    if soft_404:
+        title = "Page not found"
+        body = "<p>Sorry, the page you were looking for does not exist or has been moved.</p>"
     html = (
         f"<!doctype html><html lang='en'><head><title>{title}</title>"
         f"<meta property='article:published_time' content='2026-11-30T{n % 24:02d}:00:00Z'>"

@@ -427,6 +427,39 @@ def _extract(
     return _finish(ready, boilerplate, disabled)
 
 
+def _runs_blocks_together(text: str, pieces: Sequence[str]) -> bool:
+    """Whether a line of ``text`` holds the page's title or one of its captions together with
+    other text: the sign of an extraction that ran the page's blocks into one line, after which
+    no line rule can take the title or the caption out again."""
+    keys = [k for k in (normalise_line(p) for p in pieces if p) if len(k) >= 20]
+    if not keys:
+        return False
+    for line in text.split("\n"):
+        key = normalise_line(line)
+        if any(k in key and len(key) > len(k) + 20 for k in keys):
+            return True
+    return False
+
+
+#: Where a page's own links sit (menus, mastheads, footers) and its date stamps.
+_CHROME_CONTAINERS = ("nav", "header", "footer")
+
+
+def _only_chrome(tree: HtmlElement, lines: Sequence[str]) -> bool:
+    """Whether every line is the text of a link in the page's menus, masthead or footer, or of a
+    ``<time>`` element: what a fallback extractor returns for a page with no article text (a
+    photo page: logo, section links and the date). Only the whole text is judged, never single
+    lines, so an article whose text merely includes a menu word is left as it is."""
+    chrome: set[str] = set()
+    for container in tree.iter(*_CHROME_CONTAINERS):
+        for link in container.iter("a"):
+            chrome.add(normalise_line(link.text_content()))
+    for stamp in tree.iter("time"):
+        chrome.add(normalise_line(stamp.text_content()))
+    chrome.discard("")
+    return bool(chrome) and all(normalise_line(line) in chrome for line in lines)
+
+
 def _prepare(
     html: bytes | str, url: str, charset: str | None, disabled: frozenset[str]
 ) -> _Prepared | ExtractedArticle:
@@ -462,6 +495,17 @@ def _prepare(
     body = trafilatura.bare_extraction(
         tree, url=url, deduplicate=False, date_extraction_params=DATE_PARAMS, **TRAFILATURA_OPTIONS
     )
+    pieces = [doc.title or "", *(c.text for c in page_captions.captions)]
+    if body is not None and _runs_blocks_together(body.text or "", pieces):
+        # Balanced mode fell back to a whole-page reader that ran the page into one line (title,
+        # byline, date or caption with the text): precision mode keeps the blocks apart.
+        body = trafilatura.bare_extraction(
+            tree,
+            url=url,
+            deduplicate=False,
+            date_extraction_params=DATE_PARAMS,
+            **{**TRAFILATURA_OPTIONS, "favor_precision": True},
+        )
     # No body block found: the metadata is still worth having if JSON-LD declares the body.
     doc.text = body.text if body is not None else ""
     return _Prepared(url, tree, doc, canonical, page_captions, declared_articles, jsonld_lines)
@@ -490,6 +534,8 @@ def _finish(
         disabled=disabled,
     )
     lines = clean((doc.text or "").split("\n"))
+    if lines and _only_chrome(tree, lines):
+        lines = []  # a picture page: what the extractor found is the site's menu and a date
     if ready.jsonld_lines and "jsonld_body" not in disabled:
         declared = clean(ready.jsonld_lines)
         if _words(declared) >= max(_JSONLD_MIN_WORDS, _JSONLD_FACTOR * _words(lines)):
