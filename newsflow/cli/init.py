@@ -53,6 +53,11 @@ HELP: dict[str, dict[str, str]] = {
         "page_retry_after_min": "a page that failed (timeout, 5xx, 429…) is asked for again after",
         "page_retry_max_h": "  this long, the gap doubling up to this cap,",
         "page_max_attempts": "  this many requests in all",
+        "share_politeness": '"domain": one pace per registrable domain; "host": per host',
+        "polling": '"adaptive": each feed at its own rhythm; "fixed": every feed every run',
+        "poll_min_interval_min": "adaptive polling: never sooner than this",
+        "poll_max_interval_h": "  …and never later than this",
+        "poll_window_days": "  entries per week counted over this trailing window",
     },
     "alerts": {
         "urls": "apprise URLs; URLs with tokens belong in $NEWSFLOW_ALERT_URLS instead",
