@@ -179,7 +179,9 @@ def test_fast_and_slow_feeds_get_different_next_polls_and_a_run_polls_only_due_o
         body = _rss(server, name, dates)
         server.add(f"/{name}.xml", body, content_type="application/rss+xml")
         for i in range(len(dates)):
-            server.add(f"/{name}/{i}.html", article_html(f"{name} {i}", english_paragraphs(f"{name} {i}")))
+            server.add(
+                f"/{name}/{i}.html", article_html(f"{name} {i}", english_paragraphs(f"{name} {i}"))
+            )
     server.start()
     try:
         db = tmp_path / "w.duckdb"
