@@ -90,3 +90,49 @@ def test_ctrl_c_in_run_is_one_line_and_the_run_is_cancelled(slow_site, tmp_path:
         articles = con.execute("SELECT count(*) FROM articles").fetchone()[0]
     assert runs == [("cancelled", "interrupted (Ctrl-C)")]
     assert 0 < articles < PAGES  # the batches finished before Ctrl-C are kept
+
+
+def test_ctrl_c_in_serve_stops_it_and_cancels_the_run_in_flight(slow_site, tmp_path: Path):
+    """The terminal's Ctrl-C reaches serve and the run's own process alike; serve stops the
+    run itself (SIGTERM), so the run ends between statements and records ``cancelled``
+    instead of dying mid-query as ``failed``, and serve ends without a traceback."""
+    from newsflow.ops.prefect_server import free_port
+
+    db = tmp_path / "news.duckdb"
+    config = Config(
+        warehouse=WarehouseConfig(path=str(db)),
+        fetch=FetchConfig(allow_private=[slow_site.host_port], per_host_delay_s=0.0, batch_size=5),
+        checks={"min_rows": 1},
+        sources=[SourceConfig(name="slow-times", feed=slow_site.url("/feed.xml"))],
+    )
+    path = write_config(config, tmp_path / "newsflow.toml")
+    command = [sys.executable, "-m", "newsflow.cli.main", "serve", "--config", str(path)]
+    command += ["--interval-s", "15", "--api-port", str(free_port())]  # first run within 15 s
+    proc = subprocess.Popen(
+        command,
+        env=local_server_env(tmp_path / "prefect-home"),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=ctrl_c_reaches_it,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while _pages_served(slow_site) < 10:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the served run never fetched"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # never left behind
+            proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    assert "Traceback" not in err and "ERROR" not in err, err[-3000:]
+    assert "stopped; schedules paused" in err
+    with duckdb.connect(str(tmp_path / "news.work.duckdb"), read_only=True) as con:
+        runs = con.execute("SELECT status FROM pipeline_runs").fetchall()
+    assert runs == [("cancelled",)]

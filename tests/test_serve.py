@@ -203,3 +203,13 @@ def test_run_report_prints_each_finished_run_once(prefect_harness, tmp_path):
     assert "7 new" in ok_line and "2 rejected" in ok_line
     assert "Failed" in bad_line and "feeds unreachable" in bad_line
     assert reporter.poll([deployment_id]) == []  # each run once
+
+
+def test_run_report_waits_quietly_for_deployments_serve_has_not_registered(prefect_harness):
+    from newsflow.cli.run_report import RunReporter
+
+    reporter = RunReporter(["newsflow-ingest/not-registered-yet"], db=None)
+    assert reporter._deployment_ids() == []
+    (deployment,) = [d for d in serve.build_deployments(config_path="c.toml") if d.name == "ingest"]
+    deployment_id = deployment.apply()
+    assert RunReporter(["newsflow-ingest/ingest"], db=None)._deployment_ids() == [deployment_id]

@@ -55,6 +55,8 @@ class RunReporter:
         while not self._stop.wait(self.poll_s):
             try:
                 ids = ids or self._deployment_ids()
+                if not ids:
+                    continue  # serve has not registered the deployments yet
                 for line in self.poll(ids):
                     print(line, file=self.out, flush=True)
             except Exception as exc:  # reporting must never stop the serving
@@ -63,8 +65,13 @@ class RunReporter:
     def _deployment_ids(self) -> list[Any]:
         from prefect.client.orchestration import get_client
 
+        from prefect.exceptions import ObjectNotFound
+
         with get_client(sync_client=True) as client:
-            return [client.read_deployment_by_name(name).id for name in self.deployments]
+            try:
+                return [client.read_deployment_by_name(name).id for name in self.deployments]
+            except ObjectNotFound:  # the first poll can come before serve registers them
+                return []
 
     def poll(self, deployment_ids: list[Any]) -> list[str]:
         """Lines for runs of ``deployment_ids`` that finished since the last poll."""

@@ -13,8 +13,11 @@ The same deployments, for a Prefect server with workers on several machines, are
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import inspect
+import signal
+import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -150,15 +153,47 @@ def serve_deployments(deployments: list[Any], *, db: str | None = None) -> None:
     schedules (no pile of late runs on a server nobody serves); starting again re-applies the
     deployments, which resumes them and drops stale scheduled runs.
     """
-    from prefect import serve
+    from prefect.runner import Runner
 
     from newsflow.cli.run_report import RunReporter
 
     names = [f"{d.flow_name}/{d.name}" for d in deployments]
+    runner = Runner(pause_on_shutdown=True)
+    for deployment in deployments:
+        runner.add_deployment(deployment)
     note(f"serving {', '.join(names)}; Ctrl-C to stop")
     with RunReporter(names, db=db):
-        serve(*deployments, pause_on_shutdown=True, print_starting_message=False)
+        asyncio.run(_serve_until_stopped(runner))
     note("stopped; schedules paused until the next `newsflow serve`")
+
+
+async def _serve_until_stopped(runner: Any) -> None:
+    """Run ``runner`` until the first Ctrl-C, which stops it the way Prefect means it to:
+    polling ends, runs in flight are cancelled (each records ``cancelled`` in
+    ``pipeline_runs``), schedules are paused. Prefect's own ``serve`` leaves the first Ctrl-C
+    to asyncio, whose cancellation the runner can absorb while it waits on a run's process,
+    and keeps serving; a second Ctrl-C here is the usual KeyboardInterrupt (the CLI's one
+    line, exit 130)."""
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []
+    # The terminal sends Ctrl-C to the whole process group, the runs' processes included; a
+    # run interrupted there dies mid-statement ("Query interrupted") and records "failed".
+    # So the runs never see it: the thread that starts them blocks SIGINT, which they
+    # inherit, while this process still receives it in its other threads (the receiver
+    # below at least) and stops them itself (SIGTERM: the run records "cancelled").
+    receiver = threading.Thread(target=threading.Event().wait, name="newsflow-sigint", daemon=True)
+    receiver.start()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    def stop() -> None:
+        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C interrupts for real
+        note("stopping: cancelling runs in flight (Ctrl-C again to quit at once)")
+        stopping.append(loop.create_task(runner.astop()))
+
+    loop.add_signal_handler(signal.SIGINT, stop)
+    await runner.start()
+    for task in stopping:
+        await task
 
 
 # -- the command -----------------------------------------------------------------------------
