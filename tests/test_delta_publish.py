@@ -273,3 +273,35 @@ def test_a_spare_a_reader_still_has_open_is_left_alone(demo, tmp_path, where):
         close()
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM articles WHERE title = 'Edited'").fetchone()[0]
+
+
+def test_a_publish_that_changed_many_rows_keeps_no_spare(demo, tmp_path, monkeypatch):
+    """The spare lags the snapshot by the changes of the publish that replaced it; after a
+    large one (a backfill) the next publish copies the current snapshot instead of applying
+    all of them again, and a small one keeps the spare as before."""
+    from newsflow.tasks.warehouse import warehouse as warehouse_module
+
+    db = copy_warehouse(demo, tmp_path / "copy")
+    with Warehouse.open(db, lock_timeout_s=5) as warehouse:
+        warehouse.publish()  # nothing changed: the demo's snapshot becomes the spare
+        assert snapshot.spare_path(db).is_file()
+        monkeypatch.setattr(warehouse_module, "SPARE_MAX_LAG", 3)
+        _change(warehouse)  # more than 3 rows change
+        warehouse.publish()
+        stats = warehouse.last_publish
+        assert (stats.kind, stats.base) == ("delta", "spare")
+        assert stats.added + stats.removed > 3
+        assert not snapshot.spare_path(db).exists()
+        warehouse.start_run("r-small", "ingest")  # one row: the spare is kept again
+        warehouse.finish_run("r-small", "completed", {}, None)
+        warehouse.publish()
+        assert (warehouse.last_publish.kind, warehouse.last_publish.base) == ("delta", "copy")
+        assert snapshot.spare_path(db).is_file()
+        warehouse.publish()
+        assert (warehouse.last_publish.kind, warehouse.last_publish.base) == ("delta", "spare")
+        kept = _tables(db)
+        snapshot.spare_path(db).unlink()
+        os.utime(db)
+        warehouse.publish()
+        assert warehouse.last_publish.kind == "rebuild"
+    assert kept == _tables(db)

@@ -179,17 +179,24 @@ def take_spare(published: Path, schema_version: int, target: Path) -> bool:
     return True
 
 
-def replace_keeping_spare(new: Path, published: Path) -> None:
+def replace_keeping_spare(new: Path, published: Path, *, keep: bool = True) -> None:
     """Rename ``new`` over ``published`` atomically, keeping the snapshot it replaces as the
     spare: a hard link is made first, so readers always find a complete file at the published
     name and the old one keeps its inode (readers that have it open go on reading it). Where
-    the filesystem has no hard links, there is no spare (the next publish copies instead)."""
+    the filesystem has no hard links, there is no spare (the next publish copies instead).
+
+    ``keep=False`` keeps no spare (and drops an older one): the caller knows the replaced
+    snapshot lags so far behind that bringing it up to date would cost more than a copy."""
     spare = spare_path(published)
     staged = spare.with_name(f"{spare.name}.new")
     with suppress(OSError):
         staged.unlink(missing_ok=True)
+    if not keep:
+        for path in (spare, Path(f"{spare}.wal")):
+            with suppress(OSError):
+                path.unlink(missing_ok=True)
     kept = False
-    if published.is_file():
+    if keep and published.is_file():
         try:
             os.link(published, staged)
             kept = True

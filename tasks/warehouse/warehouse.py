@@ -84,6 +84,13 @@ def check_location(published: Path, working: Path) -> None:
 #: out mid-batch; refused at open, nothing is written.
 MIN_FREE_BYTES = 16 * 1024 * 1024
 
+#: Rows a publish may change and still keep the snapshot it replaced as the next one's start
+#: (``Warehouse._spare_worth_keeping``). Measured at a million articles (benchmarks/scale.py):
+#: a delta applies about 35,000 rows a second, and copying the 2.1 GB snapshot takes about
+#: 6 s, so a spare lagging by more than this is no cheaper than a copy and far costlier for
+#: the idle run that would re-apply a backfill's rows to it.
+SPARE_MAX_LAG = 50_000
+
 
 def check_free_space(published: Path, minimum: int = MIN_FREE_BYTES) -> None:
     """ENOSPC before anything is written when the warehouse's filesystem has less than
@@ -570,7 +577,7 @@ class Warehouse(
                     leftover.unlink(missing_ok=True)
                 self._write_rebuild(tmp, mark, published_at)
             snapshot.stamp(tmp, published_at)
-            snapshot.replace_keeping_spare(tmp, self.published)
+            snapshot.replace_keeping_spare(tmp, self.published, keep=self._spare_worth_keeping())
         except BaseException:
             for leftover in leftovers:  # nothing half-written stays beside the snapshot
                 with suppress(OSError):
@@ -582,6 +589,17 @@ class Warehouse(
                 "read-only readers would have replayed its writes onto the new snapshot"
             )
         return self.published
+
+    def _spare_worth_keeping(self) -> bool:
+        """Whether the snapshot this publish replaces should stay as the spare. The spare lags
+        the new snapshot by exactly this publish's changes, which the next publish would
+        apply to it again on top of its own: worth it for a run's few hundred rows, not after
+        a rebuild or a delta of a backfill's hundred thousand (there, copying the current
+        snapshot costs less)."""
+        stats = self.last_publish
+        if stats is None or stats.kind != "delta":
+            return False
+        return stats.removed + stats.added <= SPARE_MAX_LAG
 
     def _write_delta(self, tmp: Path, version: int, mark: str, published_at: datetime) -> bool:
         """This run's changes applied at ``tmp`` to an earlier snapshot that only newsflow
