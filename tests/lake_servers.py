@@ -15,6 +15,7 @@ Import the fixtures in ``tests/conftest.py``; ``lake_env`` sets the environment 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -22,6 +23,7 @@ import stat
 import subprocess
 import tempfile
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +86,9 @@ def _free_port() -> int:
 
 
 def _bin() -> Path:
-    from pgserver._commands import POSTGRES_BIN_PATH
+    with warnings.catch_warnings():  # platformdirs on a machine without XDG_RUNTIME_DIR
+        warnings.simplefilter("ignore")
+        from pgserver._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH)
 
@@ -177,6 +181,7 @@ def s3() -> Iterator[S3]:
     import boto3
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per S3 request
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

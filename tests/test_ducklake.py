@@ -4,11 +4,26 @@ started on loopback by the tests (``tests/lake_servers.py``), and DuckDB's ``duc
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
 import pytest
 
-from newsflow.schemas.config import ConfigError, parse_config
+from newsflow.cli.main import main
+from newsflow.flows.ingest import ingest
+from newsflow.schemas.config import (
+    Config,
+    ConfigError,
+    FetchConfig,
+    SourceConfig,
+    WarehouseConfig,
+    parse_config,
+)
 from newsflow.tasks.warehouse import lake_connection
 from newsflow.tasks.warehouse.lake_connection import LakeTarget, LakeUnavailable
+from tests.hostile_site import article_html, english_paragraphs, rss
+from tests.lake_servers import Lake
+from tests.servers import LoopbackServer
 
 # -- the parts ------------------------------------------------------------------------------
 
@@ -92,3 +107,105 @@ def test_a_lake_config_names_its_target():
     target = LakeTarget.of(config.warehouse)
     assert target == LakeTarget("host=db dbname=news", "s3://lake/news")
     assert target.on_s3 and target.data_folder() == "s3://lake/news/"
+
+
+# -- real runs ----------------------------------------------------------------------------------
+
+
+def _serve_wire(server: LoopbackServer, count: int, edited: frozenset[int] = frozenset()) -> None:
+    """The wire's feed listing ``count`` articles, each page its own text (``edited`` pages
+    with a paragraph more)."""
+    links = []
+    for i in range(count):
+        path = f"/wire/{i}.html"
+        paragraphs = english_paragraphs(f"wire story {i}")
+        if i in edited:
+            paragraphs.append(f"Correction: an earlier version of wire story {i} misnamed it.")
+        server.add(path, article_html(f"Wire story {i}", paragraphs))
+        links.append((f"Wire story {i}", server.url(path)))
+    server.add("/wire.xml", rss("Wire", links), content_type="application/rss+xml")
+
+
+def _lake_config(lake: Lake, db: Path, server: LoopbackServer) -> Config:
+    return Config(
+        warehouse=WarehouseConfig(
+            path=str(db), kind="ducklake", catalog=lake.catalog, data_path=lake.data_path
+        ),
+        fetch=FetchConfig(
+            allow_private=[server.host_port],
+            per_host_delay_s=0,
+            retries=0,
+            polling="fixed",
+            refetch_interval_min=0,
+        ),
+        checks={"freshness_hours": 100000},
+        sources=[SourceConfig(name="wire", feed=server.url("/wire.xml"))],
+    )
+
+
+def _write_toml(config: Config, path: Path) -> Path:
+    w = config.warehouse
+    path.write_text(
+        f'[warehouse]\npath = "{w.path}"\nkind = "ducklake"\n'
+        f'catalog = "{w.catalog}"\ndata_path = "{w.data_path}"\n'
+    )
+    return path
+
+
+def test_runs_publish_into_the_lake_and_query_as_of_shows_an_earlier_run(
+    prefect_harness, lake_env, tmp_path, capsys
+):
+    server = LoopbackServer()
+    _serve_wire(server, 3)
+    server.start()
+    try:
+        config = _lake_config(lake_env, tmp_path / "news.duckdb", server)
+        first = ingest(config=config)
+        assert first.loaded.new == 3
+
+        _serve_wire(server, 5, edited=frozenset({0}))  # two more, and the first one corrected
+        second = ingest(config=config)
+        assert (second.loaded.new, second.loaded.updated) == (2, 1)
+    finally:
+        server.stop()
+
+    target = LakeTarget.of(config.warehouse)
+    with lake_connection.connect(target, read_only=True) as con:
+        ids = con.execute("SELECT article_id, version FROM articles ORDER BY 1").fetchall()
+        assert len(ids) == 5 == len({i for i, _ in ids})  # one row per article_id
+        assert sorted(v for _, v in ids) == [1, 1, 1, 1, 2]  # the correction is version 2
+        assert con.execute("SELECT count(*) FROM article_versions").fetchone() == (6,)
+        runs = dict(con.execute("SELECT run_id, status FROM pipeline_runs").fetchall())
+        assert runs == {first.run_id: "completed", second.run_id: "completed"}
+        assert con.execute("SELECT last_run_id, publishes FROM lake_state").fetchone() == (
+            second.run_id,
+            2,
+        )
+        tagged = con.execute(
+            "SELECT snapshot_id, commit_message FROM lake.snapshots() "
+            "WHERE author = 'newsflow' ORDER BY snapshot_id"
+        ).fetchall()
+        assert [m for _, m in tagged] == [f"run {first.run_id}", f"run {second.run_id}"]
+        first_snapshot = tagged[0][0]
+        # the SQL --as-of maps to, straight from DuckDB
+        assert con.execute(
+            f"SELECT count(*) FROM articles AT (VERSION => {first_snapshot})"
+        ).fetchone() == (3,)
+        comment = con.execute(
+            "SELECT comment FROM duckdb_tables() WHERE database_name = 'lake' "
+            "AND table_name = 'articles'"
+        ).fetchone()[0]
+        assert comment.startswith("One row per article")
+    # the working file and its snapshot are as they always were
+    with duckdb.connect(str(tmp_path / "news.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM articles").fetchone() == (5,)
+
+    toml = _write_toml(config, tmp_path / "newsflow.toml")
+    sql = "SELECT count(*) AS n FROM articles"
+    capsys.readouterr()
+    assert main(["query", "--config", str(toml), "--csv", sql]) == 0
+    assert capsys.readouterr().out.splitlines() == ["n", "5"]
+    assert main(["query", "--config", str(toml), "--csv", "--as-of", first.run_id, sql]) == 0
+    assert capsys.readouterr().out.splitlines() == ["n", "3"]
+    assert main(["query", "--config", str(toml), "--as-of", "no-such-run", sql]) == 2
+    assert "no-such-run has no snapshot in the lake" in capsys.readouterr().err

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from newsflow.schemas.records import FeedEntry
 from newsflow.tasks.fetch.feeds import FeedPoll
-from newsflow.tasks.warehouse import publishing, search, snapshot
+from newsflow.tasks.warehouse import lake, publishing, search, snapshot
 from newsflow.tasks.warehouse.alert_store import AlertStore
 from newsflow.tasks.warehouse.archive import RunBoilerplateStore
 from newsflow.tasks.warehouse.backfill_store import BackfillStore
@@ -42,6 +42,7 @@ from newsflow.tasks.warehouse.connection import (
     is_lock_error,
 )
 from newsflow.tasks.warehouse.feed_store import FeedStore
+from newsflow.tasks.warehouse.lake_connection import LakeTarget
 from newsflow.tasks.warehouse.metrics import TableMetrics
 from newsflow.tasks.warehouse.migrate import available_migrations, current_version, migrate
 from newsflow.tasks.warehouse.page_store import PageStore
@@ -127,6 +128,10 @@ class Warehouse(
         self.working = working
         #: How the last :meth:`publish` wrote the snapshot (None before the first).
         self.last_publish: publishing.PublishStats | None = None
+        #: A DuckLake each publish also merges the runs into (``lake.py``); None: the file only.
+        self.lake: LakeTarget | None = None
+        #: What the last publish merged into the lake (None: no lake, or no publish yet).
+        self.last_lake_publish: lake.LakePublish | None = None
 
     @classmethod
     def open(
@@ -581,6 +586,8 @@ class Warehouse(
                 f"removed {self.published}.wal, left by a read-write session on the snapshot: "
                 "read-only readers would have replayed its writes onto the new snapshot"
             )
+        if self.lake is not None:  # the file first: analysts of the file never wait on the lake
+            self.last_lake_publish = lake.publish(self.con, self.lake)
         return self.published
 
     def _write_delta(self, tmp: Path, version: int, mark: str, published_at: datetime) -> bool:
