@@ -4,6 +4,9 @@ started on loopback by the tests (``tests/lake_servers.py``), and DuckDB's ``duc
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -209,3 +212,69 @@ def test_runs_publish_into_the_lake_and_query_as_of_shows_an_earlier_run(
     assert capsys.readouterr().out.splitlines() == ["n", "3"]
     assert main(["query", "--config", str(toml), "--as-of", "no-such-run", sql]) == 2
     assert "no-such-run has no snapshot in the lake" in capsys.readouterr().err
+
+
+# -- concurrent writers -------------------------------------------------------------------------
+
+WRITERS, RUNS, SHARED, OWN = 4, 3, 5, 3
+
+
+def test_concurrent_writers_merge_into_one_lake_without_duplicates(lake_env, tmp_path):
+    """Four processes, each with its own working file, publish three runs each at the same
+    moments; every run shares five articles with the other writers' runs of the same round."""
+    gate = tmp_path / "gate"
+    for run in range(RUNS):
+        (gate / str(run)).mkdir(parents=True)
+    root = Path(__file__).resolve().parent.parent
+    writers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.lake_writer",
+                "--db",
+                str(tmp_path / f"shard{i}.duckdb"),
+                "--writer",
+                str(i),
+                "--writers",
+                str(WRITERS),
+                "--runs",
+                str(RUNS),
+                "--shared",
+                str(SHARED),
+                "--own",
+                str(OWN),
+                "--gate",
+                str(gate),
+                "--catalog",
+                lake_env.catalog,
+                "--data-path",
+                lake_env.data_path,
+            ],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for i in range(WRITERS)
+    ]
+    outputs = [w.communicate(timeout=110) for w in writers]
+    for writer, (_, err) in zip(writers, outputs, strict=True):
+        assert writer.returncode == 0, err[-2000:]
+    published = [json.loads(line) for out, _ in outputs for line in out.splitlines()]
+    assert sorted(r for p in published for r in p["runs"]) == sorted(
+        f"w{i}-r{run}" for i in range(WRITERS) for run in range(RUNS)
+    )  # every run published exactly once, by its own writer
+
+    target = LakeTarget(lake_env.catalog, lake_env.data_path)
+    with lake_connection.connect(target, read_only=True) as con:
+        rows, distinct = con.execute(
+            "SELECT count(*), count(DISTINCT article_id) FROM articles"
+        ).fetchone()
+        assert rows == distinct == RUNS * SHARED + WRITERS * RUNS * OWN
+        assert con.execute(
+            "SELECT count(*), count(DISTINCT (article_id, content_hash)) FROM article_versions"
+        ).fetchone() == (rows, rows)
+        assert con.execute("SELECT count(*) FROM pipeline_runs").fetchone() == (WRITERS * RUNS,)
+        assert con.execute("SELECT publishes FROM lake_state").fetchone() == (WRITERS * RUNS,)
+        assert con.execute("SELECT max(version) FROM articles").fetchone() == (1,)

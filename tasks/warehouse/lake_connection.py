@@ -164,17 +164,35 @@ def attach(
         options.append("READ_ONLY")
     if snapshot_version is not None:
         options.append(f"SNAPSHOT_VERSION {int(snapshot_version)}")
-    try:
-        con.execute(
-            f"ATTACH 'ducklake:postgres:{_sql_str(target.catalog)}' AS {ALIAS} "
-            f"({', '.join(options)})"
-        )
-    except duckdb.Error as exc:
-        reason = " ".join(str(exc).split())[:300]
-        raise LakeUnavailable(
-            f"cannot attach the DuckLake catalog {target.catalog!r} ({reason}); the password "
-            "comes from PGPASSWORD or ~/.pgpass"
-        ) from None
+    sql = f"ATTACH 'ducklake:postgres:{_sql_str(target.catalog)}' AS {ALIAS} ({', '.join(options)})"
+    for attempt in range(1, _INIT_ATTEMPTS + 1):
+        try:
+            con.execute(sql)
+            return
+        except duckdb.Error as exc:
+            if _is_init_race(exc) and attempt < _INIT_ATTEMPTS:
+                time.sleep(0.2 * attempt * (0.5 + random.random()))
+                continue  # another process created the catalog meanwhile: attach to it
+            reason = " ".join(str(exc).split())[:300]
+            hint = ""
+            if "password" in reason.lower() or "authentication" in reason.lower():
+                hint = "; the password comes from PGPASSWORD or ~/.pgpass, PGUSER names the user"
+            raise LakeUnavailable(
+                f"cannot attach the DuckLake catalog {target.catalog!r} ({reason}){hint}"
+            ) from None
+
+
+#: Attempts at attaching while other processes are creating the same new catalog.
+_INIT_ATTEMPTS = 6
+
+
+def _is_init_race(exc: BaseException) -> bool:
+    """The first ATTACH of several processes to a new catalog: each creates DuckLake's
+    metadata tables, and PostgreSQL refuses all but one (a duplicate type or table name)."""
+    message = str(exc).lower()
+    return "failed to initialize ducklake" in message and (
+        "duplicate key" in message or "already exists" in message
+    )
 
 
 def connect(
