@@ -331,5 +331,7 @@ def conclude(run: Run[Any], report: QualityReport) -> None:
         warehouse.publish()
     if warehouse.last_publish:
         summary.published = asdict(warehouse.last_publish)
+        if warehouse.last_lake_publish:  # kind = "ducklake": what the lake received
+            summary.published["lake"] = asdict(warehouse.last_lake_publish)
     with summary.timed("report"):  # the health report beside the Data Docs; never raises
         write_after_run(run.config, warehouse.published)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -23,7 +25,7 @@ from newsflow.schemas.config import (
     parse_config,
 )
 from newsflow.tasks.warehouse import lake_connection
-from newsflow.tasks.warehouse.lake_connection import LakeTarget, LakeUnavailable
+from newsflow.tasks.warehouse.lake_connection import LakeMissing, LakeTarget, LakeUnavailable
 from tests.hostile_site import article_html, english_paragraphs, rss
 from tests.lake_servers import Lake
 from tests.servers import LoopbackServer
@@ -53,6 +55,11 @@ def test_the_catalog_password_comes_from_the_environment(lake_env, monkeypatch):
     monkeypatch.setenv("PGPASSWORD", "not-the-password")
     with pytest.raises(LakeUnavailable, match="PGPASSWORD"):
         lake_connection.connect(target)
+
+
+def test_a_reader_before_the_first_publish_is_told_there_is_no_lake_yet(lake_env):
+    with pytest.raises(LakeMissing, match="no DuckLake in the catalog .* yet"):
+        lake_connection.connect(LakeTarget(lake_env.catalog, lake_env.data_path), read_only=True)
 
 
 def test_s3_keys_must_be_in_the_environment(lake_env, monkeypatch):
@@ -169,6 +176,7 @@ def test_runs_publish_into_the_lake_and_query_as_of_shows_an_earlier_run(
         _serve_wire(server, 5, edited=frozenset({0}))  # two more, and the first one corrected
         second = ingest(config=config)
         assert (second.loaded.new, second.loaded.updated) == (2, 1)
+        assert second.published["lake"]["runs"] == (second.run_id,)  # in the run's summary
     finally:
         server.stop()
 
@@ -258,6 +266,7 @@ def test_concurrent_writers_merge_into_one_lake_without_duplicates(lake_env, tmp
         )  # fmt: skip
         for i in range(WRITERS)
     ]
+    seen = _read_while(lambda: any(w.poll() is None for w in writers), lake_env)
     outputs = [w.communicate(timeout=110) for w in writers]
     for writer, (_, err) in zip(writers, outputs, strict=True):
         assert writer.returncode == 0, err[-2000:]
@@ -278,3 +287,34 @@ def test_concurrent_writers_merge_into_one_lake_without_duplicates(lake_env, tmp
         assert con.execute("SELECT count(*) FROM pipeline_runs").fetchone() == (WRITERS * RUNS,)
         assert con.execute("SELECT publishes FROM lake_state").fetchone() == (WRITERS * RUNS,)
         assert con.execute("SELECT max(version) FROM articles").fetchone() == (1,)
+    # what a reader saw every 50 ms through the writes: whole runs only, never an error
+    assert seen[-1] == WRITERS * RUNS and seen == sorted(seen)
+
+
+def _read_while(busy: Callable[[], bool], lake: Lake) -> list[int]:
+    """Query the lake every 50 ms while ``busy()``: each snapshot must hold every article of
+    the runs it holds (a run is never half there). Returns the run counts seen."""
+    seen = []
+    target = LakeTarget(lake.catalog, lake.data_path)
+    while True:
+        running = busy()
+        try:
+            con = lake_connection.connect(target, read_only=True)
+        except LakeMissing:
+            assert not seen, "the lake was there, then it was not"
+            if not running:
+                raise
+            time.sleep(0.05)
+            continue  # no writer has created it yet
+        with con:
+            con.execute("BEGIN TRANSACTION")  # one snapshot for both counts
+            runs, own = con.execute(
+                "SELECT (SELECT count(*) FROM pipeline_runs), "
+                "(SELECT count(*) FROM articles WHERE article_id LIKE 'own-%')"
+            ).fetchone()
+            con.execute("COMMIT")
+        assert own == runs * OWN, f"{runs} runs but {own} of their own articles"
+        seen.append(runs)
+        if not running:
+            return seen
+        time.sleep(0.05)

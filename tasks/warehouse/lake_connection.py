@@ -53,6 +53,10 @@ class LakeUnavailable(RuntimeError):
     connection, the object store's credentials absent); the message says which."""
 
 
+class LakeMissing(LakeUnavailable):
+    """A reader's catalog holds no DuckLake yet (no run has published into it)."""
+
+
 @dataclass(frozen=True)
 class LakeTarget:
     """Where a DuckLake warehouse lives: its PostgreSQL catalog (a libpq connection string
@@ -173,6 +177,11 @@ def attach(
             if _is_init_race(exc) and attempt < _INIT_ATTEMPTS:
                 time.sleep(0.2 * attempt * (0.5 + random.random()))
                 continue  # another process created the catalog meanwhile: attach to it
+            if "creating a new ducklake is explicitly disabled" in str(exc).lower():
+                raise LakeMissing(
+                    f"there is no DuckLake in the catalog {target.catalog!r} yet: the first "
+                    "run's publish creates it"
+                ) from None
             reason = " ".join(str(exc).split())[:300]
             hint = ""
             if "password" in reason.lower() or "authentication" in reason.lower():
