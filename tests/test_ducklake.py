@@ -24,8 +24,9 @@ from newsflow.schemas.config import (
     WarehouseConfig,
     parse_config,
 )
-from newsflow.tasks.warehouse import lake_connection
+from newsflow.tasks.warehouse import lake, lake_connection
 from newsflow.tasks.warehouse.lake_connection import LakeMissing, LakeTarget, LakeUnavailable
+from newsflow.tasks.warehouse.warehouse import Warehouse
 from tests.hostile_site import article_html, english_paragraphs, rss
 from tests.lake_servers import Lake
 from tests.servers import LoopbackServer
@@ -318,3 +319,44 @@ def _read_while(busy: Callable[[], bool], lake: Lake) -> list[int]:
         if not running:
             return seen
         time.sleep(0.05)
+
+
+# -- a publish that failed ----------------------------------------------------------------------
+
+
+def test_a_failed_publish_is_made_good_by_the_next_into_a_local_folder(lake_env, tmp_path):
+    """The catalog unreachable at one publish: the run stays unpublished, and the next publish
+    carries it with the newer run, as one snapshot. The data path here is a local folder."""
+    from tests.lake_writer import article
+
+    good = LakeTarget(lake_env.catalog, str(tmp_path / "lake-files"))
+    down = LakeTarget(
+        f"host=127.0.0.1 port={lake_env.postgres.port + 1} dbname=nowhere connect_timeout=2",
+        good.data_path,
+    )
+    with Warehouse.open(tmp_path / "news.duckdb", lock_timeout_s=5) as warehouse:
+        for run, ids in (("r1", ("a", "b")), ("r2", ("b", "c"))):
+            warehouse.start_run(run, "ingest")
+            with warehouse.batch():
+                warehouse.load_articles(run, [article(i, f"text of {i}") for i in ids])
+            warehouse.finish_run(run, "completed", {}, None)
+            if run == "r1":
+                with pytest.raises(LakeUnavailable, match="nowhere"):
+                    lake.publish(warehouse.con, down)
+        done = lake.publish(warehouse.con, good)
+        assert done.runs == ("r1", "r2") and done.articles == 3
+        assert lake.publish(warehouse.con, good).runs == ()  # nothing left to publish
+        assert not warehouse.scalar(  # detached after each publish, the failed one included
+            "SELECT count(*) FROM duckdb_databases() WHERE database_name = 'lake'"
+        )
+    with lake_connection.connect(good, read_only=True) as con:
+        assert con.execute("SELECT article_id, run_id FROM articles ORDER BY 1").fetchall() == [
+            ("a", "r1"),
+            ("b", "r2"),
+            ("c", "r2"),
+        ]
+        tagged = con.execute(
+            "SELECT commit_extra_info FROM lake.snapshots() WHERE author = 'newsflow'"
+        ).fetchall()
+        assert [json.loads(t)["run_ids"] for (t,) in tagged] == [["r1", "r2"]]
+    assert any((tmp_path / "lake-files").rglob("*")), "DuckLake's files are in the folder"
