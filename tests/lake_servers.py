@@ -10,7 +10,8 @@
   port, one bucket per session.
 
 Import the fixtures in ``tests/conftest.py``; ``lake_env`` sets the environment a run reads
-(``PGUSER``, ``PGPASSWORD``, ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, …).
+(``PGUSER``, ``PGPASSWORD``, ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, …). Benchmarks use
+:func:`running_postgres` and :func:`running_s3` directly.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,9 +134,9 @@ def _psql(pg: Postgres, sql: str) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
-    """A PostgreSQL cluster for the session, password auth over TCP on 127.0.0.1."""
+@contextmanager
+def running_postgres() -> Iterator[Postgres]:
+    """A fresh PostgreSQL cluster, password auth over TCP on 127.0.0.1, removed after."""
     user = _run_as()
     root = Path(tempfile.mkdtemp(prefix="newsflow-pg-"))
     data = root / "data"
@@ -175,9 +177,9 @@ def postgres() -> Iterator[Postgres]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def s3() -> Iterator[S3]:
-    """moto's S3 API on a loopback port, with one bucket for the session."""
+@contextmanager
+def running_s3() -> Iterator[S3]:
+    """moto's S3 API on a loopback port, with one bucket."""
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -197,6 +199,20 @@ def s3() -> Iterator[S3]:
         yield S3(endpoint, "newsflow-lake")
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL cluster for the session."""
+    with running_postgres() as pg:
+        yield pg
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3]:
+    """An S3 API for the session."""
+    with running_s3() as api:
+        yield api
 
 
 @dataclass(frozen=True)

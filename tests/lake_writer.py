@@ -4,7 +4,9 @@ with the other writers, some its own) and publish into the lake named by the arg
 credentials coming from the environment as in a deployment.
 
 Each run waits until every writer is ready (a file per writer in ``--gate``), so the publishes
-of the writers overlap. Prints one JSON line per publish: the runs merged and the attempts.
+of the writers overlap. Prints one JSON line per publish: the runs merged, the commit
+attempts, the article rows and the seconds it took (``benchmarks/ducklake_publish.py`` reads
+them too).
 """
 
 from __future__ import annotations
@@ -74,8 +76,20 @@ def main() -> None:
             warehouse.finish_run(run_id, "completed", {"articles_new": counts.new}, None)
             gate = Path(args.gate) / str(run)
             wait_for_all(gate, str(args.writer), args.writers)
+            started = time.perf_counter()
             done = lake.publish(warehouse.con, target)
-            print(json.dumps({"runs": list(done.runs), "attempts": done.attempts}), flush=True)
+            seconds = time.perf_counter() - started
+            print(
+                json.dumps(
+                    {
+                        "runs": list(done.runs),
+                        "attempts": done.attempts,
+                        "articles": done.articles,
+                        "seconds": seconds,
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
