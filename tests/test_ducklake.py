@@ -283,7 +283,8 @@ def test_concurrent_writers_merge_into_one_lake_without_duplicates(lake_env, tmp
         ).fetchone()
         assert rows == distinct == RUNS * SHARED + WRITERS * RUNS * OWN
         assert con.execute(
-            "SELECT count(*), count(DISTINCT (article_id, content_hash)) FROM article_versions"
+            "SELECT count(*), count(DISTINCT (article_id, version, content_hash)) "
+            "FROM article_versions"
         ).fetchone() == (rows, rows)
         assert con.execute("SELECT count(*) FROM pipeline_runs").fetchone() == (WRITERS * RUNS,)
         assert con.execute("SELECT publishes FROM lake_state").fetchone() == (WRITERS * RUNS,)
@@ -360,3 +361,42 @@ def test_a_failed_publish_is_made_good_by_the_next_into_a_local_folder(lake_env,
         ).fetchall()
         assert [json.loads(t)["run_ids"] for (t,) in tagged] == [["r1", "r2"]]
     assert any((tmp_path / "lake-files").rglob("*")), "DuckLake's files are in the folder"
+
+
+@pytest.mark.parametrize("publish_every_run", [True, False])
+def test_with_one_writer_the_lake_holds_what_the_working_file_holds(
+    lake_env, tmp_path, publish_every_run
+):
+    """An article edited and then reverted (versions 1, 2, 3 with the third content the
+    first's), another only seen again: published run by run, or all at once, the lake's
+    articles and versions are the working file's."""
+    from tests.lake_writer import article
+
+    target = LakeTarget(lake_env.catalog, lake_env.data_path)
+    texts = {"r1": "first words", "r2": "second words", "r3": "first words"}
+    with Warehouse.open(tmp_path / "news.duckdb", lock_timeout_s=5) as warehouse:
+        for run, text in texts.items():
+            warehouse.start_run(run, "ingest")
+            with warehouse.batch():
+                warehouse.load_articles(run, [article("edited", text), article("same", "same")])
+            warehouse.finish_run(run, "completed", {}, None)
+            if publish_every_run:
+                lake.publish(warehouse.con, target)
+        if not publish_every_run:
+            assert lake.publish(warehouse.con, target).runs == tuple(texts)
+        columns = "article_id, version, content_hash, first_seen_at, last_seen_at, run_id"
+        want = {
+            "articles": warehouse.con.execute(f"SELECT {columns} FROM articles").fetchall(),
+            "article_versions": warehouse.con.execute(
+                "SELECT article_id, version, content_hash, run_id FROM article_versions"
+            ).fetchall(),
+        }
+    with lake_connection.connect(target, read_only=True) as con:
+        got = {
+            "articles": con.execute(f"SELECT {columns} FROM articles").fetchall(),
+            "article_versions": con.execute(
+                "SELECT article_id, version, content_hash, run_id FROM article_versions"
+            ).fetchall(),
+        }
+    assert {k: sorted(v) for k, v in got.items()} == {k: sorted(v) for k, v in want.items()}
+    assert max(v for _, v, *_ in want["articles"]) == 3

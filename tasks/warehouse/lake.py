@@ -36,12 +36,13 @@ from newsflow.tasks.warehouse import lake_connection
 from newsflow.tasks.warehouse.lake_connection import ALIAS, LakeTarget, LakeUnavailable
 
 #: The tables a publish merges, with the columns that identify a row in the lake.
-#: ``article_versions`` is keyed on the content, not the version number: two working files
-#: (shards) number an article's versions each for itself.
+#: ``article_versions`` adds the content to the working file's key: two working files (shards)
+#: number an article's versions each for itself, and the same content at the same number is
+#: one version, whoever saw it.
 LAKE_TABLES: dict[str, tuple[str, ...]] = {
     "pipeline_runs": ("run_id",),
     "articles": ("article_id",),
-    "article_versions": ("article_id", "content_hash"),
+    "article_versions": ("article_id", "version", "content_hash"),
 }
 
 #: One row, updated by every publish: what makes two overlapping publishes conflict (see the
@@ -176,7 +177,7 @@ def _merge_sql(
     ``articles``: the newer sighting (``last_seen_at``) wins the content; the version goes up
     by one when the content differs from the lake's (or to the working file's, if higher);
     the lake keeps the first ``source``, ``origin`` and ``first_seen_at``. ``pipeline_runs``:
-    the working file's row. ``article_versions``: a content the lake lacks is added."""
+    the working file's row. ``article_versions``: a version the lake lacks is added."""
     columns = _columns(con, own, table)
     on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in key)
     source = f'SELECT * FROM "{own}".{table} WHERE run_id IN ({pending})'
