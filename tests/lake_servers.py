@@ -137,6 +137,7 @@ def _psql(pg: Postgres, sql: str) -> None:
 @contextmanager
 def running_postgres() -> Iterator[Postgres]:
     """A fresh PostgreSQL cluster, password auth over TCP on 127.0.0.1, removed after."""
+    _bin()  # imports pgserver first, quietly
     user = _run_as()
     root = Path(tempfile.mkdtemp(prefix="newsflow-pg-"))
     data = root / "data"
