@@ -5,6 +5,7 @@ started on loopback by the tests (``tests/lake_servers.py``), and DuckDB's ``duc
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import duckdb
 import pytest
 
 from newsflow.cli.main import main
+from newsflow.demo.config import demo_config
 from newsflow.flows.ingest import ingest
 from newsflow.schemas.config import (
     Config,
@@ -24,6 +26,7 @@ from newsflow.schemas.config import (
     WarehouseConfig,
     parse_config,
 )
+from newsflow.schemas.config_toml import write_config
 from newsflow.tasks.warehouse import lake, lake_connection
 from newsflow.tasks.warehouse.lake_connection import LakeMissing, LakeTarget, LakeUnavailable
 from newsflow.tasks.warehouse.warehouse import Warehouse
@@ -400,3 +403,50 @@ def test_with_one_writer_the_lake_holds_what_the_working_file_holds(
         }
     assert {k: sorted(v) for k, v in got.items()} == {k: sorted(v) for k, v in want.items()}
     assert max(v for _, v, *_ in want["articles"]) == 3
+
+
+# -- two `newsflow run` processes, one lake -------------------------------------------------------
+
+
+def test_two_newsflow_runs_on_two_shards_fill_one_lake(
+    prefect_harness, lake_env, demo_site, tmp_path
+):
+    """Two ``newsflow run`` processes started together, each with its own working file and
+    half of the demo's sources, publish into one lake: both exit 0, and the lake holds every
+    article of both working files once (same urls and content hashes)."""
+    from prefect.settings import PREFECT_API_URL
+
+    whole = demo_config(demo_site.base_url)
+    commands = []
+    for shard in range(2):
+        config = demo_config(demo_site.base_url, db=str(tmp_path / f"shard{shard}.duckdb"))
+        config.sources = whole.sources[shard::2]
+        config.warehouse = WarehouseConfig(
+            path=config.warehouse.path,
+            kind="ducklake",
+            catalog=lake_env.catalog,
+            data_path=lake_env.data_path,
+        )
+        path = write_config(config, tmp_path / f"shard{shard}.toml")
+        assert "PASSWORD" not in path.read_text().upper()  # the secrets stay in the environment
+        commands.append([sys.executable, "-m", "newsflow.cli.main", "run", "--config", str(path)])
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    runs = [
+        subprocess.Popen(
+            cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for cmd in commands
+    ]
+    outputs = [run.communicate(timeout=300)[0].decode(errors="replace") for run in runs]
+    assert [r.returncode for r in runs] == [0, 0], "\n\n".join(outputs)
+
+    content = "SELECT article_id, url, content_hash FROM articles"
+    expected = []
+    for shard in range(2):
+        with duckdb.connect(str(tmp_path / f"shard{shard}.duckdb"), read_only=True) as con:
+            expected += con.execute(content).fetchall()
+    assert len(expected) >= 20
+    target = LakeTarget(lake_env.catalog, lake_env.data_path)
+    with lake_connection.connect(target, read_only=True) as con:
+        assert sorted(con.execute(content).fetchall()) == sorted(set(expected))
+        assert con.execute("SELECT count(*) FROM pipeline_runs").fetchone() == (2,)
