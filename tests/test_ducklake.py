@@ -297,32 +297,44 @@ def test_concurrent_writers_merge_into_one_lake_without_duplicates(lake_env, tmp
 
 
 def _read_while(busy: Callable[[], bool], lake: Lake) -> list[int]:
-    """Query the lake every 50 ms while ``busy()``: each snapshot must hold every article of
-    the runs it holds (a run is never half there). Returns the run counts seen."""
-    seen = []
+    """Query the lake every 50 ms while ``busy()``, one connection throughout (each
+    transaction reads the newest snapshot): each snapshot must hold every article of the runs
+    it holds (a run is never half there). Returns the run counts seen."""
+    seen: list[int] = []
     target = LakeTarget(lake.catalog, lake.data_path)
-    while True:
-        running = busy()
-        try:
-            con = lake_connection.connect(target, read_only=True)
-        except LakeMissing:
-            assert not seen, "the lake was there, then it was not"
-            if not running:
-                raise
-            time.sleep(0.05)
-            continue  # no writer has created it yet
-        with con:
-            con.execute("BEGIN TRANSACTION")  # one snapshot for both counts
-            runs, own = con.execute(
-                "SELECT (SELECT count(*) FROM pipeline_runs), "
-                "(SELECT count(*) FROM articles WHERE article_id LIKE 'own-%')"
-            ).fetchone()
+    con = None
+    try:
+        while True:
+            running = busy()
+            if con is None:
+                try:
+                    con = lake_connection.connect(target, read_only=True)
+                except LakeMissing:  # no writer has created it yet
+                    if not running:
+                        raise
+                    time.sleep(0.05)
+                    continue
+            con.execute("BEGIN TRANSACTION")  # one snapshot for the counts
+            tables = con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'lake'"
+            ).fetchone()[0]
+            if tables:
+                runs, own = con.execute(
+                    "SELECT (SELECT count(*) FROM pipeline_runs), "
+                    "(SELECT count(*) FROM articles WHERE article_id LIKE 'own-%')"
+                ).fetchone()
             con.execute("COMMIT")
-        assert own == runs * OWN, f"{runs} runs but {own} of their own articles"
-        seen.append(runs)
-        if not running:
-            return seen
-        time.sleep(0.05)
+            if not tables:  # the catalog is made, its tables not yet
+                assert not seen, "the tables were there, then they were not"
+            else:
+                assert own == runs * OWN, f"{runs} runs but {own} of their own articles"
+                seen.append(runs)
+            if not running:
+                return seen
+            time.sleep(0.05)
+    finally:
+        if con is not None:
+            con.close()
 
 
 # -- a publish that failed ----------------------------------------------------------------------
