@@ -225,9 +225,11 @@ def is_commit_conflict(exc: BaseException) -> bool:
     against the newer snapshot, may succeed."""
     message = str(exc).lower()
     return isinstance(exc, duckdb.Error) and (
-        "failed to commit ducklake transaction" in message
-        or "transaction conflict" in message
-        or "conflicting changes" in message
+        # "Failed to commit DuckLake transaction. Transaction conflict - attempting to insert
+        # into table … but another transaction has deleted inlined data from it"
+        "transaction conflict" in message
+        # its own retries of a snapshot id another writer took, used up
+        or "exceeded the maximum retry count" in message
     )
 
 
