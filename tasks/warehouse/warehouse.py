@@ -551,6 +551,10 @@ class Warehouse(
         Around the rename: temp files of killed publishes are removed, a read-write session on
         the snapshot is reported, and the ``.wal`` such a session leaves is removed (and
         reported), so that no reader replays an analyst's writes onto the new snapshot.
+
+        With a lake (``[warehouse] kind = "ducklake"``), the runs the lake lacks are then
+        merged into it as one DuckLake snapshot (``lake.py``); a lake that cannot be reached
+        raises after the file snapshot is in place, and the next publish carries those runs.
         """
         self.con.execute("CHECKPOINT")
         snapshot.remove_stale_temp_files(self.published)
