@@ -54,6 +54,16 @@ def test_the_extensions_load_offline_and_the_lake_attaches_on_postgres_and_s3(la
     assert any(key.endswith(".parquet") for key in lake_env.s3.keys(prefix))
 
 
+def test_a_catalog_uri_works_too_with_a_local_data_folder(lake_env, tmp_path):
+    pg = lake_env.postgres
+    dbname = lake_env.catalog.rsplit("dbname=", 1)[1]
+    uri = LakeTarget(f"postgresql://{pg.user}@{pg.host}:{pg.port}/{dbname}", str(tmp_path))
+    with lake_connection.connect(uri) as con:
+        con.execute("CREATE TABLE probe AS SELECT range AS id FROM range(50)")
+    with lake_connection.connect(uri, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM probe").fetchone() == (50,)
+
+
 def test_the_catalog_password_comes_from_the_environment(lake_env, monkeypatch):
     target = LakeTarget(lake_env.catalog, lake_env.data_path)
     monkeypatch.setenv("PGPASSWORD", "not-the-password")
