@@ -43,6 +43,7 @@ from newsflow.tasks.quality import gate
 from newsflow.tasks.quality.gate import QualityReport
 from newsflow.tasks.quality.tasks import announce
 from newsflow.tasks.report.write import write_after_run
+from newsflow.tasks.warehouse.lake_connection import LakeTarget
 from newsflow.tasks.warehouse.warehouse import LoadCounts, Warehouse
 from newsflow.tasks.warehouse.writer import open_for_writing
 
@@ -213,6 +214,7 @@ def _run_stages(
         db_path,
         lock_timeout_s=config.warehouse.lock_timeout_s,
         memory_limit=config.warehouse.memory_limit,
+        lake=LakeTarget.of(config.warehouse),
     ) as warehouse:
         run = Run(warehouse=warehouse, config=config, run_id=summary.run_id, summary=summary)
         crashed = warehouse.start_run(run.run_id, flow_name)
@@ -329,5 +331,7 @@ def conclude(run: Run[Any], report: QualityReport) -> None:
         warehouse.publish()
     if warehouse.last_publish:
         summary.published = asdict(warehouse.last_publish)
+        if warehouse.last_lake_publish:  # kind = "ducklake": what the lake received
+            summary.published["lake"] = asdict(warehouse.last_lake_publish)
     with summary.timed("report"):  # the health report beside the Data Docs; never raises
         write_after_run(run.config, warehouse.published)

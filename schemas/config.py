@@ -63,6 +63,22 @@ _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 MIN_MEMORY_BYTES = 64 * 2**20
 
 
+#: libpq's password key in a key=value connection string.
+_PASSWORD_KEY = re.compile(r"(?:^|\s)password\s*=", re.IGNORECASE)
+
+
+def catalog_has_password(catalog: str) -> bool:
+    """Does a PostgreSQL connection string carry a password (``password=…`` as a key or a URI
+    query parameter, or ``postgresql://user:secret@host/``)?"""
+    if catalog.startswith(("postgresql://", "postgres://")):
+        split = urlsplit(catalog)
+        query = split.query.lower()
+        return split.password is not None or any(
+            part.split("=", 1)[0].strip() == "password" for part in query.split("&")
+        )
+    return bool(_PASSWORD_KEY.search(catalog))
+
+
 class WarehouseConfig(_Strict):
     path: str = Field(default="newsflow.duckdb", min_length=1)
     # how long a run waits for another run's write lock
@@ -70,6 +86,51 @@ class WarehouseConfig(_Strict):
     # DuckDB's memory limit for the run's writes ("2GB"); None: min(25 % of RAM, 2 GB).
     # What does not fit spills to <working file>.tmp/ beside the working file.
     memory_limit: str | None = None
+    # "duckdb": the DuckDB file above (the default). "ducklake": runs still write that file,
+    # and each publish also merges the run's changes into a DuckLake (docs/ducklake.md).
+    kind: Literal["duckdb", "ducklake"] = "duckdb"
+    # the lake's PostgreSQL catalog, a libpq string ("host=db.internal dbname=news") or URI,
+    # without a password: libpq reads PGPASSWORD / ~/.pgpass (and PGUSER) from the environment
+    catalog: str | None = None
+    # where the lake's Parquet files go: a local folder or s3://bucket/prefix/ (endpoint and
+    # keys from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)
+    data_path: str | None = None
+
+    @field_validator("catalog")
+    @classmethod
+    def _no_password(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError("must not be empty")
+        if catalog_has_password(value):
+            raise ValueError(
+                "must not contain a password: set PGPASSWORD (or use ~/.pgpass) in the "
+                "environment of the runs instead"
+            )
+        return value
+
+    @field_validator("data_path")
+    @classmethod
+    def _data_path(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError("must not be empty")
+        scheme = urlsplit(value).scheme
+        if "://" in value and scheme != "s3":
+            raise ValueError("must be a local folder or an s3://bucket/prefix/ path")
+        if scheme == "s3" and not urlsplit(value).netloc:
+            raise ValueError("must name a bucket: s3://bucket/prefix/")
+        return value
+
+    @model_validator(mode="after")
+    def _lake_complete(self) -> WarehouseConfig:
+        if self.kind == "ducklake":
+            missing = [k for k in ("catalog", "data_path") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f'kind = "ducklake" needs {" and ".join(missing)}')
+        return self
 
     @field_validator("memory_limit")
     @classmethod
@@ -310,4 +371,6 @@ def _explain(err: dict[str, Any]) -> str:
         return "required key is missing"
     msg = str(err.get("msg", "invalid value"))
     msg = msg.removeprefix("Value error, ")
+    if tuple(err.get("loc", ()))[-1:] == ("catalog",):
+        return msg  # the value may hold a password: never echo it
     return f"{msg} (got {err.get('input')!r})"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 import newsflow  # noqa: F401  (telemetry off before Prefect is imported)
+from tests.lake_servers import lake_env, postgres, s3  # noqa: F401  (DuckLake's real parts)
 
 
 @pytest.fixture(scope="session")

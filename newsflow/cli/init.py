@@ -25,6 +25,9 @@ HELP: dict[str, dict[str, str]] = {
         "path": "the analysts' DuckDB file; runs write newsflow.work.duckdb beside it",
         "lock_timeout_s": "how long a run waits for another run holding the working file",
         "memory_limit": "DuckDB's memory for a run's writes (unset: min(25 % of RAM, 2GB))",
+        "kind": '"ducklake": each publish also merges into the DuckLake below',
+        "catalog": "DuckLake's PostgreSQL catalog, no password (PGPASSWORD, ~/.pgpass)",
+        "data_path": "DuckLake's files: a folder or s3://bucket/prefix/ (keys: AWS_* env)",
     },
     "fetch": {
         "user_agent": "say who you are and how to reach you",
@@ -94,7 +97,11 @@ HELP: dict[str, dict[str, str]] = {
 
 #: What to show for a key whose default is "unset" (None): an example value, not the default.
 UNSET_EXAMPLES: dict[str, dict[str, Any]] = {
-    "warehouse": {"memory_limit": "2GB"},
+    "warehouse": {
+        "memory_limit": "2GB",
+        "catalog": "host=db.internal dbname=newsflow",
+        "data_path": "s3://newsflow-lake/news/",
+    },
     "alerts": {"data_docs_dir": "newsflow-data-docs"},
 }
 

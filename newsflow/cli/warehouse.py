@@ -42,6 +42,11 @@ def add_commands(sub: Any) -> None:
         metavar="N",
         help=f"at most N rows (default: {BOX_ROWS} in the table, every row with --csv/--json)",
     )
+    query.add_argument(
+        "--as-of",
+        metavar="RUN_ID",
+        help="a DuckLake warehouse as that run's publish left it (its snapshot's AT (VERSION))",
+    )
     query.set_defaults(handler=query_command)
 
     reprocess = sub.add_parser(
@@ -86,10 +91,11 @@ def add_commands(sub: Any) -> None:
 
 
 def query_command(args: argparse.Namespace) -> int:
-    """SQL over the snapshot, read-only; SQL that does not run is one line and exit 2."""
+    """SQL over the snapshot (or the DuckLake), read-only; SQL that does not run is one line
+    and exit 2."""
     from newsflow.tasks.warehouse.reader import QueryError, query, query_rows
 
-    db = _snapshot(args.db, args.config)
+    db = _query_target(args.db, args.config, args.as_of)
     if db is None:
         return EXIT_BAD_CONFIG
     try:
@@ -164,6 +170,23 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _query_target(db: str | None, config_path: str | None, as_of: str | None) -> Any:
+    """What ``query`` reads: ``--db``'s file; else the config's DuckLake (as of ``--as-of``)
+    when ``warehouse.kind`` is ``"ducklake"``, or its file. None after saying why not."""
+    if not db:
+        from newsflow.schemas.config import load_config
+        from newsflow.tasks.warehouse.lake import LakeView
+        from newsflow.tasks.warehouse.lake_connection import LakeTarget
+
+        target = LakeTarget.of(load_config(config_path).warehouse)
+        if target is not None:
+            return LakeView(target, as_of)
+    if as_of:
+        error('--as-of reads a DuckLake warehouse: set [warehouse] kind = "ducklake" (no --db)')
+        return None
+    return _snapshot(db, config_path)
 
 
 def _snapshot(db: str | None, config_path: str | None) -> str | None:

@@ -18,6 +18,8 @@ from typing import Any
 import duckdb
 
 from newsflow.tasks.warehouse.connection import Connection, connect_read_only
+from newsflow.tasks.warehouse.lake import LakeView, connect_as_of
+from newsflow.tasks.warehouse.lake_connection import LakeUnavailable
 from newsflow.tasks.warehouse.search import Hit, SearchUnavailable, load_fts
 from newsflow.tasks.warehouse.search import search as search_index
 
@@ -41,17 +43,31 @@ class QueryError(Exception):
     the message is the first line of DuckDB's."""
 
 
+#: What a query reads: a snapshot file, or a DuckLake (now, or as a run left it).
+Readable = str | PathLike[str] | LakeView
+
+
 @contextlib.contextmanager
-def open_snapshot(db: str | PathLike[str]) -> Iterator[Connection]:
+def open_snapshot(db: Readable) -> Iterator[Connection]:
     """A read-only connection to ``db`` with the full-text extension loaded when it can be, so
-    ``fts_main_articles.match_bm25`` works in a query (and everything else works without it)."""
+    ``fts_main_articles.match_bm25`` works in a query (and everything else works without it).
+    A :class:`LakeView` is the lake attached read-only and in use (no full-text index there);
+    a lake that cannot be reached, or a run it has no snapshot of, is a :class:`QueryError`."""
+    if isinstance(db, LakeView):
+        try:
+            lake_con = connect_as_of(db.target, db.as_of_run)
+        except LakeUnavailable as exc:
+            raise QueryError(str(exc)) from None
+        with lake_con:
+            yield lake_con
+        return
     with connect_read_only(db) as con:
         with contextlib.suppress(SearchUnavailable, duckdb.Error):
             load_fts(con)
         yield con
 
 
-def query(db: str | PathLike[str], sql: str, *, max_rows: int = MAX_ROWS) -> str | None:
+def query(db: Readable, sql: str, *, max_rows: int = MAX_ROWS) -> str | None:
     """``sql``'s result over the snapshot ``db``, rendered as DuckDB's table (at most
     ``max_rows`` rows, :data:`MAX_WIDTH` characters wide); None for a statement that returns
     no rows (``SET``, ``PRAGMA`` …).
@@ -78,7 +94,7 @@ STREAM_CHUNK = 1000
 
 
 def query_rows(
-    db: str | PathLike[str], sql: str, *, max_rows: int | None = None
+    db: Readable, sql: str, *, max_rows: int | None = None
 ) -> Iterator[list[str] | tuple[Any, ...]]:
     """``sql``'s result over the snapshot ``db`` as plain Python values: first the list of
     column names, then one tuple per row (every row, or the first ``max_rows``), fetched in

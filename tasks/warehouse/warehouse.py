@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from newsflow.schemas.records import FeedEntry
 from newsflow.tasks.fetch.feeds import FeedPoll
-from newsflow.tasks.warehouse import publishing, search, snapshot
+from newsflow.tasks.warehouse import lake, publishing, search, snapshot
 from newsflow.tasks.warehouse.alert_store import AlertStore
 from newsflow.tasks.warehouse.archive import RunBoilerplateStore
 from newsflow.tasks.warehouse.backfill_store import BackfillStore
@@ -42,6 +42,7 @@ from newsflow.tasks.warehouse.connection import (
     is_lock_error,
 )
 from newsflow.tasks.warehouse.feed_store import FeedStore
+from newsflow.tasks.warehouse.lake_connection import LakeTarget
 from newsflow.tasks.warehouse.metrics import TableMetrics
 from newsflow.tasks.warehouse.migrate import available_migrations, current_version, migrate
 from newsflow.tasks.warehouse.page_store import PageStore
@@ -134,6 +135,10 @@ class Warehouse(
         self.working = working
         #: How the last :meth:`publish` wrote the snapshot (None before the first).
         self.last_publish: publishing.PublishStats | None = None
+        #: A DuckLake each publish also merges the runs into (``lake.py``); None: the file only.
+        self.lake: LakeTarget | None = None
+        #: What the last publish merged into the lake (None: no lake, or no publish yet).
+        self.last_lake_publish: lake.LakePublish | None = None
 
     @classmethod
     def open(
@@ -553,6 +558,10 @@ class Warehouse(
         Around the rename: temp files of killed publishes are removed, a read-write session on
         the snapshot is reported, and the ``.wal`` such a session leaves is removed (and
         reported), so that no reader replays an analyst's writes onto the new snapshot.
+
+        With a lake (``[warehouse] kind = "ducklake"``), the runs the lake lacks are then
+        merged into it as one DuckLake snapshot (``lake.py``); a lake that cannot be reached
+        raises after the file snapshot is in place, and the next publish carries those runs.
         """
         self.con.execute("CHECKPOINT")
         snapshot.remove_stale_temp_files(self.published)
@@ -588,6 +597,8 @@ class Warehouse(
                 f"removed {self.published}.wal, left by a read-write session on the snapshot: "
                 "read-only readers would have replayed its writes onto the new snapshot"
             )
+        if self.lake is not None:  # the file first: analysts of the file never wait on the lake
+            self.last_lake_publish = lake.publish(self.con, self.lake)
         return self.published
 
     def _spare_worth_keeping(self) -> bool:

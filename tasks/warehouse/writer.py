@@ -38,6 +38,7 @@ from typing import Any
 
 from newsflow.run_log import run_logger
 from newsflow.tasks.warehouse.connection import WarehouseLocked
+from newsflow.tasks.warehouse.lake_connection import LakeTarget
 from newsflow.tasks.warehouse.warehouse import Warehouse, working_path
 
 #: Names the temporary API server the CLI started for the command it runs
@@ -53,9 +54,14 @@ logger = logging.getLogger("newsflow.writer")
 
 @contextmanager
 def open_for_writing(
-    db: str | os.PathLike[str], *, lock_timeout_s: float, memory_limit: str | None = None
+    db: str | os.PathLike[str],
+    *,
+    lock_timeout_s: float,
+    memory_limit: str | None = None,
+    lake: LakeTarget | None = None,
 ) -> Iterator[Warehouse]:
-    """The warehouse, open for writing, with every guard held; released on exit.
+    """The warehouse, open for writing, with every guard held; released on exit. With
+    ``lake``, every publish also merges the runs into that DuckLake (``lake.py``).
 
     The first run into a new location also publishes an empty snapshot straight away, so that
     analysts can connect (and see the tables) from the start instead of meeting a missing file.
@@ -67,6 +73,7 @@ def open_for_writing(
         with Warehouse.open(
             published, lock_timeout_s=remaining, memory_limit=memory_limit
         ) as warehouse:
+            warehouse.lake = lake
             if not warehouse.published.exists():
                 warehouse.publish()
             yield warehouse
