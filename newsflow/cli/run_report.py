@@ -64,7 +64,6 @@ class RunReporter:
 
     def _deployment_ids(self) -> list[Any]:
         from prefect.client.orchestration import get_client
-
         from prefect.exceptions import ObjectNotFound
 
         with get_client(sync_client=True) as client:
