@@ -147,7 +147,7 @@ def connect_with_wait(
             if time.monotonic() >= deadline:
                 holder = _lock_holder(message)
                 raise WarehouseLocked(
-                    f"{path} is locked by another process{holder}; waited {timeout_s:g} s "
+                    f"{path} is locked by another process{holder}; waited {timeout_s:.1f} s "
                     "(warehouse.lock_timeout_s). Another newsflow run is probably writing."
                 ) from None
             time.sleep(delay)
