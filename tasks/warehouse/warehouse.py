@@ -86,11 +86,12 @@ def check_location(published: Path, working: Path) -> None:
 MIN_FREE_BYTES = 16 * 1024 * 1024
 
 #: Rows a publish may change and still keep the snapshot it replaced as the next one's start
-#: (``Warehouse._spare_worth_keeping``). Measured at a million articles (benchmarks/scale.py):
-#: a delta applies about 35,000 rows a second, and copying the 2.1 GB snapshot takes about
-#: 6 s, so a spare lagging by more than this is no cheaper than a copy and far costlier for
-#: the idle run that would re-apply a backfill's rows to it.
-SPARE_MAX_LAG = 50_000
+#: (``Warehouse._spare_worth_keeping``), the full-text index's rows included (about 150 per
+#: article). Measured at a million articles (benchmarks/scale.py): copying the 2.1 GB snapshot
+#: takes about 6 s; applying a 1,000-article run's rows again (some 150,000 with its index
+#: rows) takes about 2 s, while a million articles' took 29 s. So a busy run keeps its spare,
+#: and a backfill of thousands of articles leaves the next publish to copy.
+SPARE_MAX_LAG = 500_000
 
 
 def check_free_space(published: Path, minimum: int = MIN_FREE_BYTES) -> None:
